@@ -1,0 +1,14 @@
+// Package intake reads one HTTP request from a monitoring tool into a
+// model.Alert: its fields, state, severity and message. It trusts no
+// Content-Type, never rejects a body, and is pure and deterministic.
+package intake
+
+// Request is the part of an HTTP request the intake engine reads.
+type Request struct {
+	Method string
+	// ContentType is the header as sent; it may be empty or wrong.
+	ContentType string
+	// Query is the raw query string, without "?".
+	Query string
+	Body  []byte
+}
