@@ -3,6 +3,8 @@
 // Content-Type, never rejects a body, and is pure and deterministic.
 package intake
 
+import "github.com/ringhook/ringhook/hub/model"
+
 // Request is the part of an HTTP request the intake engine reads.
 type Request struct {
 	Method string
@@ -12,3 +14,11 @@ type Request struct {
 	Query string
 	Body  []byte
 }
+
+// Parse reads a webhook into an Alert.
+func Parse(r Request) model.Alert {
+	return model.Alert{Format: model.FormatText, State: model.StateFiring, Fields: map[string]any{}, AlertCount: 1}
+}
+
+// StoredBody returns the body as the hub stores it.
+func StoredBody(r Request) (string, bool) { return "", false }
