@@ -1,7 +1,3 @@
-// Package routing decides what the hub does with one parsed webhook: which
-// rule of the endpoint's scenario matches, which phones its action resolves
-// to, and which of those the brakes hold back. It is pure and deterministic:
-// the Raft state machine calls Decide from Apply on every node.
 package routing
 
 import (
