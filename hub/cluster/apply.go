@@ -1,0 +1,182 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/raft"
+
+	"github.com/ringhook/ringhook/raftfsm"
+)
+
+// Apply stamps the command's Meta (proposal id, UTC time, node id) where
+// empty and commits it through the leader: on the leader directly, on a
+// follower by forwarding the encoded entry to the leader's internal API.
+//
+// It waits up to Config.LeaderWait for a leader. A failure that leaves the
+// outcome unknown (a forward that timed out or lost its connection,
+// leadership lost while committing, a leader change) is retried with the
+// same proposal id until LeaderWait or ctx ends; the state machine applies
+// a proposal id once. Errors: ErrNoLeader, ErrShuttingDown, the context's
+// error, or a *raftfsm.ApplyError (returned with its Response) when the
+// state machine rejected the command.
+func (n *Node) Apply(ctx context.Context, cmd raftfsm.Command) (*raftfsm.Response, error) {
+	if !n.beginApply() {
+		return nil, ErrShuttingDown
+	}
+	defer n.inflight.Done()
+
+	meta := cmd.CommandMeta()
+	if meta.ProposalID == "" {
+		meta.ProposalID = uuid.NewString()
+	}
+	if meta.Time.IsZero() {
+		meta.Time = time.Now().UTC()
+	}
+	if meta.NodeID == "" {
+		meta.NodeID = n.cfg.NodeID
+	}
+	entry, err := raftfsm.Encode(cmd)
+	if err != nil {
+		return nil, err
+	}
+
+	var resp *raftfsm.Response
+	err = n.withLeader(ctx, "apply command", meta.ProposalID,
+		func() error {
+			var err error
+			resp, err = n.applyLocal(entry)
+			return err
+		},
+		func(leaderURL string) error {
+			var err error
+			resp, err = n.forwardApply(ctx, leaderURL, entry)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Err != nil {
+		return resp, resp.Err
+	}
+	return resp, nil
+}
+
+// withLeader runs local on the leader or remote with the leader's URL on a
+// follower, and retries failures marked retryable until LeaderWait (from
+// now) or ctx ends. Retrying is only safe for idempotent operations: a
+// command with a fixed proposal id, or a server removal.
+func (n *Node) withLeader(ctx context.Context, op, proposalID string, local func() error, remote func(leaderURL string) error) error {
+	deadline := time.Now().Add(n.cfg.LeaderWait)
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		leaderID, leaderURL, err := n.waitForLeader(ctx, deadline)
+		if err != nil {
+			if lastErr != nil {
+				return fmt.Errorf("%s: %w (last attempt: %v)", op, err, lastErr)
+			}
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		if leaderID == n.cfg.NodeID {
+			err = local()
+		} else {
+			err = remote(leaderURL)
+		}
+		if err == nil || !isRetryable(err) {
+			return err
+		}
+		lastErr = err
+		n.logger.Warn("attempt failed with an unknown outcome; retrying with the same proposal id",
+			"operation", op, "proposal_id", proposalID, "attempt", attempt, "leader_id", leaderID, "error", err)
+		wait := min(time.Duration(attempt)*50*time.Millisecond, 500*time.Millisecond)
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("%s: %w (last attempt: %v)", op, ErrNoLeader, lastErr)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last attempt: %v)", op, ctx.Err(), lastErr)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// waitForLeader polls until a leader with a known HTTP URL exists (or this
+// node leads), returning ErrNoLeader at deadline.
+func (n *Node) waitForLeader(ctx context.Context, deadline time.Time) (id, url string, err error) {
+	const poll = 20 * time.Millisecond
+	for {
+		if n.raft.State() == raft.Shutdown {
+			return "", "", ErrShuttingDown
+		}
+		id, url = n.Leader()
+		if id != "" && url != "" {
+			return id, url, nil
+		}
+		if time.Now().After(deadline) {
+			return "", "", ErrNoLeader
+		}
+		select {
+		case <-ctx.Done():
+			return "", "", ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// applyLocal proposes an encoded entry on this node, which must be leader.
+func (n *Node) applyLocal(entry []byte) (*raftfsm.Response, error) {
+	start := time.Now()
+	future := n.raft.Apply(entry, n.cfg.ApplyTimeout)
+	if err := future.Error(); err != nil {
+		return nil, translateRaftError("raft apply", err)
+	}
+	n.metrics.applyDuration.Observe(time.Since(start).Seconds())
+	switch v := future.Response().(type) {
+	case *raftfsm.Response:
+		return v, nil
+	case error:
+		n.logger.Error("state machine failed to apply a command", "error", v)
+		return nil, fmt.Errorf("state machine: %w", v)
+	default:
+		return nil, fmt.Errorf("state machine returned %T, want *raftfsm.Response", v)
+	}
+}
+
+// RemoveServer removes a server from the Raft configuration, on the leader
+// or forwarded to it. Use it for a server that failed for good: gossip
+// never removes a failed server by itself. A server that is still alive in
+// gossip is added back by the leader's next membership check; to take a
+// running server out, shut it down with leave.
+func (n *Node) RemoveServer(ctx context.Context, id string) error {
+	if id == "" {
+		return fmt.Errorf("remove server: %w: empty id", ErrUnknownServer)
+	}
+	return n.withLeader(ctx, "remove server "+id, "",
+		func() error { return n.removeLocal(id) },
+		func(leaderURL string) error { return n.forwardRemove(ctx, leaderURL, id) })
+}
+
+func (n *Node) removeLocal(id string) error {
+	future := n.raft.GetConfiguration()
+	if err := future.Error(); err != nil {
+		return translateRaftError("read raft configuration", err)
+	}
+	found := false
+	for _, s := range future.Configuration().Servers {
+		if string(s.ID) == id {
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("remove server %s: %w", id, ErrUnknownServer)
+	}
+	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
+		err = translateRaftError("raft remove server", err)
+		n.logger.Error("removing raft server failed", "peer_id", id, "error", err)
+		return err
+	}
+	n.logger.Info("removed raft server", "peer_id", id)
+	return nil
+}

@@ -1,0 +1,305 @@
+package cluster
+
+import (
+	"encoding/json"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+)
+
+// Gossip states of a member, as Status reports them.
+const (
+	GossipAlive   = "alive"
+	GossipSuspect = "suspect"
+	GossipFailed  = "failed"
+	GossipLeft    = "left"
+	GossipUnknown = "unknown"
+)
+
+// nodeMeta is the memberlist metadata of a node. Its JSON stays far below
+// memberlist.MetaMaxSize (512 bytes) for ids and URLs of normal length;
+// NodeMeta drops the metadata and logs an error when it does not fit.
+type nodeMeta struct {
+	ID          string `json:"id"`
+	RaftAddress string `json:"raft"`
+	HTTPURL     string `json:"http"`
+	// Expect is the node's BootstrapExpect; nodes refuse to bootstrap
+	// together when their values differ.
+	Expect int `json:"expect,omitempty"`
+	// HasState is set once the node has Raft state.
+	HasState bool `json:"state,omitempty"`
+}
+
+type member struct {
+	meta  nodeMeta
+	addr  net.IP
+	state string
+}
+
+type gossipDelegate struct{ n *Node }
+
+func (d *gossipDelegate) NodeMeta(limit int) []byte {
+	n := d.n
+	data, err := json.Marshal(nodeMeta{
+		ID:          n.cfg.NodeID,
+		RaftAddress: n.cfg.RaftAdvertise,
+		HTTPURL:     n.cfg.HTTPURL,
+		Expect:      n.cfg.BootstrapExpect,
+		HasState:    n.hasState.Load(),
+	})
+	if err != nil || len(data) > limit {
+		n.logger.Error("gossip metadata does not fit; shorten the node id or http url",
+			"size", len(data), "limit", limit, "error", err)
+		return nil
+	}
+	return data
+}
+
+func (d *gossipDelegate) NotifyMsg([]byte)                           {}
+func (d *gossipDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *gossipDelegate) LocalState(join bool) []byte                { return nil }
+func (d *gossipDelegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// gossipEvents records membership changes. Memberlist calls it from its
+// own goroutines, so it only updates the member map and wakes runLoop.
+type gossipEvents struct{ n *Node }
+
+func (e *gossipEvents) NotifyJoin(node *memberlist.Node) {
+	m := e.n.updateMember(node, GossipAlive)
+	if m != nil && m.meta.ID != e.n.cfg.NodeID {
+		e.n.logger.Info("gossip member joined", "peer_id", m.meta.ID,
+			"raft_address", m.meta.RaftAddress, "http_url", m.meta.HTTPURL)
+	}
+	e.n.triggerReconcile()
+}
+
+func (e *gossipEvents) NotifyLeave(node *memberlist.Node) {
+	state := GossipFailed
+	if node.State == memberlist.StateLeft {
+		state = GossipLeft
+	}
+	m := e.n.updateMember(node, state)
+	if m != nil {
+		if state == GossipLeft {
+			e.n.logger.Info("gossip member left", "peer_id", m.meta.ID)
+		} else {
+			e.n.logger.Warn("gossip member failed; it stays a raft voter until it returns or an operator removes it", "peer_id", m.meta.ID)
+		}
+	}
+	e.n.triggerReconcile()
+}
+
+func (e *gossipEvents) NotifyUpdate(node *memberlist.Node) {
+	e.n.updateMember(node, GossipAlive)
+	e.n.triggerReconcile()
+}
+
+// updateMember stores a member's metadata and state. A member whose
+// metadata cannot be read is logged and ignored.
+func (n *Node) updateMember(node *memberlist.Node, state string) *member {
+	var meta nodeMeta
+	if err := json.Unmarshal(node.Meta, &meta); err != nil || meta.ID == "" {
+		n.logger.Warn("ignoring gossip member with unreadable metadata; is it a ringhook hub of the same version?",
+			"peer_name", node.Name, "peer_address", node.Address(), "error", err)
+		return nil
+	}
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	m := &member{meta: meta, addr: node.Addr, state: state}
+	n.members[meta.ID] = m
+	return m
+}
+
+func (n *Node) triggerReconcile() {
+	select {
+	case n.reconcileCh <- struct{}{}:
+	default:
+	}
+}
+
+// joinLoop joins the configured gossip addresses, retrying in the
+// background until it has met another node, so nodes may start in any order.
+func (n *Node) joinLoop() {
+	defer n.wg.Done()
+	if len(n.cfg.Join) == 0 {
+		return
+	}
+	delay := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		count, err := n.ml.Join(n.cfg.Join)
+		if count > 0 {
+			n.logger.Info("joined gossip", "contacted", count, "join", n.cfg.Join)
+			return
+		}
+		// Log the first failure and then every tenth, not every retry.
+		if attempt%10 == 1 {
+			n.logger.Warn("join gossip failed; retrying", "join", n.cfg.Join, "attempt", attempt, "error", err)
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+}
+
+// runLoop bootstraps the cluster when it is due, advertises new Raft
+// state in gossip, and, on the leader, brings the Raft configuration in
+// line with gossip. It runs on every membership change and every second.
+func (n *Node) runLoop() {
+	defer n.wg.Done()
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-ticker.C:
+		case <-n.reconcileCh:
+		}
+		n.refreshHasState()
+		if !n.hasState.Load() {
+			n.maybeBootstrap()
+		}
+		if n.IsLeader() {
+			n.reconcile()
+		}
+	}
+}
+
+func (n *Node) refreshHasState() {
+	if n.hasState.Load() || n.raft.LastIndex() == 0 {
+		return
+	}
+	n.hasState.Store(true)
+	if err := n.ml.UpdateNode(5 * time.Second); err != nil {
+		n.logger.Warn("gossiping new raft state failed", "error", err)
+	}
+}
+
+// aliveMembers returns the alive gossip members with readable metadata,
+// this node included.
+func (n *Node) aliveMembers() []nodeMeta {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	var out []nodeMeta
+	for _, m := range n.members {
+		if m.state == GossipAlive {
+			out = append(out, m.meta)
+		}
+	}
+	return out
+}
+
+// maybeBootstrap bootstraps a new cluster once BootstrapExpect servers
+// without Raft state have met. Only the server with the lowest id among the
+// BootstrapExpect lowest ids calls BootstrapCluster, with all of them as
+// voters; the others are contacted by the new leader. One caller means two
+// different first configurations cannot exist, even when a node sees a
+// different member list than its peers.
+func (n *Node) maybeBootstrap() {
+	expect := n.cfg.BootstrapExpect
+	if expect == 0 {
+		return
+	}
+	members := n.aliveMembers()
+	for _, m := range members {
+		if m.HasState {
+			// A cluster exists; its leader adds this node.
+			return
+		}
+		if m.Expect != expect {
+			n.logger.Warn("not bootstrapping: a member expects a different cluster size; give every server the same bootstrap-expect",
+				"peer_id", m.ID, "peer_expect", m.Expect, "expect", expect)
+			return
+		}
+	}
+	if len(members) < expect {
+		return
+	}
+	slices.SortFunc(members, func(a, b nodeMeta) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	chosen := members[:expect]
+	if chosen[0].ID != n.cfg.NodeID {
+		return
+	}
+	n.bootstrap.Do(func() {
+		var servers []raft.Server
+		var ids []string
+		for _, m := range chosen {
+			servers = append(servers, raft.Server{
+				Suffrage: raft.Voter,
+				ID:       raft.ServerID(m.ID),
+				Address:  raft.ServerAddress(m.RaftAddress),
+			})
+			ids = append(ids, m.ID)
+		}
+		n.logger.Info("bootstrapping raft cluster", "voters", ids)
+		if err := n.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+			n.logger.Error("bootstrap raft cluster failed", "voters", ids, "error", err)
+			return
+		}
+		n.refreshHasState()
+	})
+}
+
+// reconcile runs on the leader: it adds alive gossip members that are not
+// voters (or whose Raft address changed) and removes members that left
+// gracefully. Members that gossip reports as failed stay voters: removing
+// them automatically could leave two live nodes of three without quorum.
+func (n *Node) reconcile() {
+	future := n.raft.GetConfiguration()
+	if err := future.Error(); err != nil {
+		n.logger.Error("read raft configuration failed", "error", err)
+		return
+	}
+	inConfig := map[string]string{}
+	for _, s := range future.Configuration().Servers {
+		inConfig[string(s.ID)] = string(s.Address)
+	}
+
+	type change struct {
+		id, addr string
+		add      bool
+	}
+	var changes []change
+	n.membersMu.Lock()
+	for id, m := range n.members {
+		addr, ok := inConfig[id]
+		switch {
+		case m.state == GossipAlive && (!ok || addr != m.meta.RaftAddress):
+			changes = append(changes, change{id: id, addr: m.meta.RaftAddress, add: true})
+		case m.state == GossipLeft && ok && id != n.cfg.NodeID:
+			changes = append(changes, change{id: id})
+		}
+	}
+	n.membersMu.Unlock()
+
+	for _, c := range changes {
+		if c.add {
+			err := n.raft.AddVoter(raft.ServerID(c.id), raft.ServerAddress(c.addr), 0, n.cfg.ApplyTimeout).Error()
+			if err != nil {
+				n.logger.Error("adding raft voter failed; retrying on the next membership check", "peer_id", c.id, "raft_address", c.addr, "error", err)
+				continue
+			}
+			n.logger.Info("added raft voter", "peer_id", c.id, "raft_address", c.addr)
+			continue
+		}
+		if err := n.raft.RemoveServer(raft.ServerID(c.id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
+			n.logger.Error("removing raft server that left failed; retrying on the next membership check", "peer_id", c.id, "error", err)
+			continue
+		}
+		n.logger.Info("removed raft server that left gossip", "peer_id", c.id)
+	}
+}

@@ -1,0 +1,310 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/ringhook/ringhook/raftfsm"
+)
+
+// Internal API paths, relative to a node's HTTPURL.
+const (
+	internalPrefix     = "/internal/v1"
+	pathApply          = internalPrefix + "/apply"
+	pathRemoveServer   = internalPrefix + "/remove-server"
+	pathStatus         = internalPrefix + "/status"
+	headerTimestamp    = "X-Ringhook-Timestamp"
+	headerSignature    = "X-Ringhook-Signature"
+	maxInternalBody    = 8 << 20
+	maxSignatureSkew   = 2 * time.Minute
+	authKeyDerivation  = "ringhook internal api v1"
+	contentTypeEntry   = "application/vnd.ringhook.raft-entry"
+	contentTypeJSON    = "application/json"
+	codeNotLeader      = "not_leader"
+	codeLeadershipLost = "leadership_lost"
+	codeShuttingDown   = "shutting_down"
+	codeInvalidEntry   = "invalid_entry"
+	codeUnknownServer  = "unknown_server"
+	codeUnauthorized   = "unauthorized"
+	codeNotFound       = "not_found"
+	codeMethod         = "method_not_allowed"
+	codeBodyTooLarge   = "body_too_large"
+	codeBadRequest     = "bad_request"
+	codeInternal       = "internal_error"
+)
+
+// retryableCodes are the internal API error codes after which a follower
+// sends the same proposal again.
+var retryableCodes = map[string]bool{
+	codeNotLeader:      true,
+	codeLeadershipLost: true,
+	codeShuttingDown:   true,
+}
+
+// deriveAuthKey derives the internal API's HMAC key from the gossip key,
+// so the gossip encryption key itself never signs HTTP requests. It returns
+// nil without a gossip key.
+func deriveAuthKey(gossipKey []byte) []byte {
+	if len(gossipKey) == 0 {
+		return nil
+	}
+	mac := hmac.New(sha256.New, gossipKey)
+	mac.Write([]byte(authKeyDerivation))
+	return mac.Sum(nil)
+}
+
+// signature is the hex HMAC-SHA256 of method, path, timestamp and body.
+func signature(key []byte, method, path, timestamp string, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s\n%s\n%s\n", method, path, timestamp)
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// internalError is the JSON error body of the internal API, the same shape
+// as the public API's errors.
+type internalError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	var body internalError
+	body.Error.Code = code
+	body.Error.Message = message
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// InternalHandler returns the handler of the node-to-node API, to be
+// mounted at /internal/v1/ (with or without the prefix stripped):
+//
+//	POST /internal/v1/apply          apply a forwarded log entry (leader only)
+//	POST /internal/v1/remove-server  {"id": "..."}, leader only
+//	GET  /internal/v1/status         this node's Status as JSON
+//
+// With a gossip key every request must carry an HMAC signature made with
+// a key derived from it; without one, only addresses of current gossip
+// members are accepted, which trusts the network. Deployments should set
+// a gossip key.
+func (n *Node) InternalHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := internalPrefix + strings.TrimPrefix(r.URL.Path, internalPrefix)
+		var route func(http.ResponseWriter, *http.Request, []byte)
+		method := http.MethodPost
+		switch path {
+		case pathApply:
+			route = n.serveApply
+		case pathRemoveServer:
+			route = n.serveRemove
+		case pathStatus:
+			route, method = n.serveStatus, http.MethodGet
+		default:
+			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("no internal route %s %s", r.Method, r.URL.Path))
+			return
+		}
+		if r.Method != method {
+			w.Header().Set("Allow", method)
+			writeError(w, http.StatusMethodNotAllowed, codeMethod, fmt.Sprintf("%s takes %s, not %s", path, method, r.Method))
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxInternalBody))
+		if err != nil {
+			writeError(w, http.StatusRequestEntityTooLarge, codeBodyTooLarge, fmt.Sprintf("read request body: %v", err))
+			return
+		}
+		if err := n.authenticate(r, path, body); err != nil {
+			n.logger.Warn("rejected internal API request", "path", path, "remote_address", r.RemoteAddr, "error", err)
+			writeError(w, http.StatusUnauthorized, codeUnauthorized, err.Error())
+			return
+		}
+		route(w, r, body)
+	})
+}
+
+func (n *Node) authenticate(r *http.Request, path string, body []byte) error {
+	if n.authKey != nil {
+		ts := r.Header.Get(headerTimestamp)
+		sec, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil {
+			return fmt.Errorf("missing or invalid %s header; requests must be signed with the cluster's gossip key", headerTimestamp)
+		}
+		if skew := time.Since(time.Unix(sec, 0)); skew > maxSignatureSkew || skew < -maxSignatureSkew {
+			return fmt.Errorf("request timestamp is %s off this node's clock; synchronize the clocks (max %s)", skew.Round(time.Second), maxSignatureSkew)
+		}
+		want := signature(n.authKey, r.Method, path, ts, body)
+		if !hmac.Equal([]byte(want), []byte(r.Header.Get(headerSignature))) {
+			return errors.New("invalid request signature; every node needs the same gossip key")
+		}
+		return nil
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return fmt.Errorf("read remote address %q: %w", r.RemoteAddr, err)
+	}
+	ip := net.ParseIP(host)
+	for _, m := range n.ml.Members() {
+		if m.Addr.Equal(ip) {
+			return nil
+		}
+	}
+	return fmt.Errorf("remote address %s is not a gossip member; without a gossip key only cluster members may call the internal API", host)
+}
+
+func (n *Node) serveApply(w http.ResponseWriter, r *http.Request, body []byte) {
+	cmd, err := raftfsm.Decode(body)
+	if err != nil {
+		// An entry that does not decode would stop every node; reject it
+		// before it reaches the log.
+		writeError(w, http.StatusBadRequest, codeInvalidEntry, err.Error())
+		return
+	}
+	if !n.beginApply() {
+		writeError(w, http.StatusServiceUnavailable, codeShuttingDown, "node "+n.cfg.NodeID+" is shutting down; retry on the new leader")
+		return
+	}
+	defer n.inflight.Done()
+	if !n.IsLeader() {
+		leaderID, _ := n.Leader()
+		writeError(w, http.StatusMisdirectedRequest, codeNotLeader, fmt.Sprintf("node %s is not the leader (leader: %q); retry on the leader", n.cfg.NodeID, leaderID))
+		return
+	}
+	resp, err := n.applyLocal(body)
+	if err != nil {
+		n.writeApplyError(w, err, cmd.CommandMeta().ProposalID)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (n *Node) writeApplyError(w http.ResponseWriter, err error, proposalID string) {
+	switch {
+	case errors.Is(err, ErrShuttingDown):
+		writeError(w, http.StatusServiceUnavailable, codeShuttingDown, err.Error())
+	case isRetryable(err):
+		writeError(w, http.StatusServiceUnavailable, codeLeadershipLost, err.Error())
+	case errors.Is(err, ErrUnknownServer):
+		writeError(w, http.StatusNotFound, codeUnknownServer, err.Error())
+	default:
+		n.logger.Error("forwarded operation failed on the leader", "proposal_id", proposalID, "error", err)
+		writeError(w, http.StatusInternalServerError, codeInternal, err.Error())
+	}
+}
+
+type removeRequest struct {
+	ID string `json:"id"`
+}
+
+func (n *Node) serveRemove(w http.ResponseWriter, r *http.Request, body []byte) {
+	var req removeRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.ID == "" {
+		writeError(w, http.StatusBadRequest, codeBadRequest, `body must be JSON {"id": "<node id>"}`)
+		return
+	}
+	if n.raft.State() == raft.Shutdown {
+		writeError(w, http.StatusServiceUnavailable, codeShuttingDown, "node "+n.cfg.NodeID+" is shutting down")
+		return
+	}
+	if !n.IsLeader() {
+		writeError(w, http.StatusMisdirectedRequest, codeNotLeader, fmt.Sprintf("node %s is not the leader; retry on the leader", n.cfg.NodeID))
+		return
+	}
+	if err := n.removeLocal(req.ID); err != nil {
+		n.writeApplyError(w, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"removed": req.ID})
+}
+
+func (n *Node) serveStatus(w http.ResponseWriter, r *http.Request, _ []byte) {
+	writeJSON(w, http.StatusOK, n.Status())
+}
+
+// post sends a signed POST to another node's internal API. A transport
+// failure or a retryable error code is returned as a retryableError.
+func (n *Node) post(parent context.Context, baseURL, path, contentType string, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(parent, n.cfg.ApplyTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build request to %s: %w", baseURL, err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if n.authKey != nil {
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		req.Header.Set(headerTimestamp, ts)
+		req.Header.Set(headerSignature, signature(n.authKey, http.MethodPost, path, ts, body))
+	}
+	res, err := n.client.Do(req)
+	if err != nil {
+		if parent.Err() != nil {
+			return nil, fmt.Errorf("forward to leader %s: %w", baseURL, parent.Err())
+		}
+		// A timeout or a broken connection: the leader may have committed.
+		return nil, &retryableError{cause: fmt.Errorf("forward to leader %s: %v", baseURL, err)}
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxInternalBody))
+	if err != nil {
+		return nil, &retryableError{cause: fmt.Errorf("read answer of leader %s: %v", baseURL, err)}
+	}
+	if res.StatusCode == http.StatusOK {
+		return data, nil
+	}
+	var e internalError
+	if err := json.Unmarshal(data, &e); err != nil || e.Error.Code == "" {
+		return nil, fmt.Errorf("forward to leader %s: status %d: %.200q", baseURL, res.StatusCode, data)
+	}
+	remote := fmt.Errorf("leader %s answered %s: %s", baseURL, e.Error.Code, e.Error.Message)
+	switch {
+	case retryableCodes[e.Error.Code]:
+		return nil, &retryableError{cause: remote}
+	case e.Error.Code == codeInvalidEntry:
+		return nil, fmt.Errorf("%w: %v", ErrInvalidEntry, remote)
+	case e.Error.Code == codeUnknownServer:
+		return nil, fmt.Errorf("%w: %v", ErrUnknownServer, remote)
+	}
+	return nil, remote
+}
+
+func (n *Node) forwardApply(ctx context.Context, leaderURL string, entry []byte) (*raftfsm.Response, error) {
+	data, err := n.post(ctx, leaderURL, pathApply, contentTypeEntry, entry)
+	if err != nil {
+		return nil, err
+	}
+	var resp raftfsm.Response
+	if err := json.Unmarshal(data, &resp); err != nil {
+		return nil, fmt.Errorf("decode answer of leader %s: %w", leaderURL, err)
+	}
+	return &resp, nil
+}
+
+func (n *Node) forwardRemove(ctx context.Context, leaderURL, id string) error {
+	body, err := json.Marshal(removeRequest{ID: id})
+	if err != nil {
+		return err
+	}
+	_, err = n.post(ctx, leaderURL, pathRemoveServer, contentTypeJSON, body)
+	return err
+}
