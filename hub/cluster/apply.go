@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -84,11 +85,20 @@ func (n *Node) withLeader(ctx context.Context, op, proposalID string, local func
 		} else {
 			err = remote(leaderURL)
 		}
+		if err == nil && attempt > 1 {
+			n.logger.Info("retry succeeded", "operation", op, "proposal_id", proposalID, "attempt", attempt, "leader_id", leaderID)
+		}
 		if err == nil || !isRetryable(err) {
 			return err
 		}
 		lastErr = err
-		n.logger.Warn("attempt failed with an unknown outcome; retrying with the same proposal id",
+		// The first failure of a proposal is a warning; the retries that
+		// follow it, up to every 50-500 ms, are logged at debug level.
+		level := slog.LevelDebug
+		if attempt == 1 {
+			level = slog.LevelWarn
+		}
+		n.logger.Log(ctx, level, "attempt failed with an unknown outcome; retrying with the same proposal id",
 			"operation", op, "proposal_id", proposalID, "attempt", attempt, "leader_id", leaderID, "error", err)
 		wait := min(time.Duration(attempt)*50*time.Millisecond, 500*time.Millisecond)
 		if time.Now().Add(wait).After(deadline) {
