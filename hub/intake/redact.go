@@ -111,28 +111,42 @@ func StoredBody(r Request) (body string, truncated bool) {
 	trimmed := bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\uFEFF")))
 
 	var out string
+	precut := false
 	switch {
 	case len(trimmed) == 0:
 		out = string(raw)
 	case (trimmed[0] == '{' || trimmed[0] == '[' || trimmed[0] == '"') && json.Valid(trimmed):
 		out = string(redactJSON(raw, 0))
 	default:
-		out = redactNonJSON(r.ContentType, raw, trimmed)
+		out, precut = redactNonJSON(r.ContentType, raw, trimmed)
 	}
-	return cutUTF8(out, model.MaxStoredBody)
+	body, truncated = cutUTF8(out, model.MaxStoredBody)
+	return body, truncated || precut
 }
 
-func redactNonJSON(contentType string, raw, trimmed []byte) string {
+// redactNonJSON redacts a multipart, form or text body; cut is true when
+// it redacted only the body's beginning.
+func redactNonJSON(contentType string, raw, trimmed []byte) (redacted string, cut bool) {
 	if boundary := multipartBoundary(contentType, trimmed); boundary != "" {
 		if out, ok := redactMultipart(raw, boundary); ok {
-			return out
+			return out, false
 		}
 	}
-	if looksLikeForm(trimmed) {
-		return redactQuery(string(raw))
+	// Form and text redaction works pair by pair, so only the part that can
+	// be stored needs it; the margin leaves room for the text that redaction
+	// removes. A value cut here still has its name before it, so a secret
+	// value is redacted even when only its start is kept.
+	form := looksLikeForm(trimmed)
+	text, cut := cutUTF8(string(raw), model.MaxStoredBody+redactMargin)
+	if form {
+		return redactQuery(text), cut
 	}
-	return redactText(string(raw))
+	return redactText(text), cut
 }
+
+// redactMargin is how far beyond model.MaxStoredBody a form or text body is
+// redacted before the stored body is cut.
+const redactMargin = 4 << 10
 
 // StoredQuery returns a raw query string with the values of secret
 // parameters redacted and invalid UTF-8 replaced.
@@ -168,10 +182,28 @@ func redactQuery(s string) string {
 	return strings.Join(pairs, "&")
 }
 
+// textSecretHints are lower-case words that every match of secretInText or
+// bearerInText contains; text without any of them is returned unchanged
+// without running the regular expressions.
+var textSecretHints = []string{"pass", "secret", "token", "key", "auth", "signature", "bearer", "basic"}
+
 // redactText redacts secrets written as pairs or credentials in free text.
 func redactText(s string) string {
-	s = secretInText.ReplaceAllString(s, "${1}"+Redacted)
-	return bearerInText.ReplaceAllString(s, "${1}${2}"+Redacted)
+	lower := strings.ToLower(s)
+	hinted := false
+	for _, h := range textSecretHints {
+		if strings.Contains(lower, h) {
+			hinted = true
+			break
+		}
+	}
+	if !hinted {
+		return s
+	}
+	// Credentials go first: "Authorization: Bearer x" would otherwise
+	// lose only the word Bearer to the pair rule.
+	s = bearerInText.ReplaceAllString(s, "${1}${2}"+Redacted)
+	return secretInText.ReplaceAllString(s, "${1}"+Redacted)
 }
 
 // redactString redacts a string value: as JSON when it holds a JSON
