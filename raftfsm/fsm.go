@@ -50,6 +50,8 @@ type FSM struct {
 
 	appliedIndex atomic.Uint64
 	changed      chan struct{}
+	// noSync skips fsync after each write transaction; only tests set it.
+	noSync bool
 }
 
 // New opens, or creates, the state file dir/state.db.

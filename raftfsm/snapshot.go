@@ -195,6 +195,7 @@ func (f *FSM) swapStateFile(tmp, path string) error {
 	if err != nil {
 		return fmt.Errorf("restore: reopen state file: %w", err)
 	}
+	db.NoSync = f.noSync
 	f.db = db
 	if renameErr != nil {
 		return fmt.Errorf("restore: replace %s: %w", path, renameErr)

@@ -44,11 +44,11 @@ var (
 	// Brake counters. calls_per_day: "<org id> 0x00 <YYYY-MM-DD>" to an
 	// 8-byte count. last_call: phone to an 8-byte time. suppressed_until:
 	// endpoint id to an 8-byte time.
-	bucketCallsPerDay      = []byte("calls_per_day")
-	bucketLastCall         = []byte("last_call")
-	bucketSuppressedUntil  = []byte("suppressed_until")
-	bucketProposals        = []byte("proposals")
-	bucketProposalsByTime  = []byte("proposals_by_time")
+	bucketCallsPerDay     = []byte("calls_per_day")
+	bucketLastCall        = []byte("last_call")
+	bucketSuppressedUntil = []byte("suppressed_until")
+	bucketProposals       = []byte("proposals")
+	bucketProposalsByTime = []byte("proposals_by_time")
 )
 
 // allBuckets lists every bucket; New creates them and Restore accepts
