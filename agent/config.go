@@ -58,7 +58,7 @@ type Config struct {
 	ARIPingInterval time.Duration
 }
 
-var tokenPattern = regexp.MustCompile(`^rha_([A-Za-z0-9-]+)_([A-Za-z0-9]+)$`)
+var tokenPattern = regexp.MustCompile(`^rha_([A-Za-z0-9-]+)_([A-Za-z0-9_-]+)$`)
 
 // AgentIDFromToken returns the agent id inside a token rha_<id>_<secret>.
 func AgentIDFromToken(token string) (string, error) {

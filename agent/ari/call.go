@@ -122,6 +122,7 @@ func (d *Driver) Originate(ctx context.Context, req OriginateRequest) (*Call, er
 
 	// Subscribe before Exec: a fast failure can arrive before the POST returns.
 	sub := h.Subscribe(eventTypes...)
+	d.workers.Add(1)
 	go c.pump(sub)
 
 	execErr := h.Exec()
@@ -156,6 +157,7 @@ func (d *Driver) Originate(ctx context.Context, req OriginateRequest) (*Call, er
 // closed. It never blocks the library's bus for long: the events channel is
 // buffered, and the bus drops events for a full subscription anyway.
 func (c *Call) pump(sub ariv5.Subscription) {
+	defer c.driver.workers.Done()
 	defer sub.Cancel()
 	defer close(c.events)
 	for {
@@ -222,6 +224,7 @@ func (d *Driver) Follow(channelID string) (*Call, error) {
 	}
 	d.calls[channelID] = c
 	sub := d.client.Bus().Subscribe(ariv5.NewKey(ariv5.ChannelKey, channelID), eventTypes...)
+	d.workers.Add(1)
 	go c.pump(sub)
 	return c, nil
 }

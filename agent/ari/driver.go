@@ -111,6 +111,9 @@ type Driver struct {
 	logger *slog.Logger
 
 	reconnected chan struct{}
+	// workers counts goroutines that hold library subscriptions; the
+	// library's bus must not be closed while they may still cancel them.
+	workers sync.WaitGroup
 
 	mu        sync.Mutex
 	client    ariv5.Client // nil until Connect returned
@@ -195,7 +198,9 @@ func (d *Driver) Application() string { return d.cfg.Application }
 func (d *Driver) Health() Health {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Health{Reachable: d.reachable, WebsocketUp: d.wsUp, Detail: d.detail}
+	// The websocket counts as up only once Connect returned, because
+	// Originate needs the library's client.
+	return Health{Reachable: d.reachable, WebsocketUp: d.wsUp && d.client != nil, Detail: d.detail}
 }
 
 // Reconnected receives (coalesced) after the event websocket came back up
@@ -241,8 +246,18 @@ func (d *Driver) shutdown() {
 	d.mu.Lock()
 	cl := d.client
 	d.client = nil
+	calls := make([]*Call, 0, len(d.calls))
+	for _, c := range d.calls {
+		calls = append(calls, c)
+	}
 	d.mu.Unlock()
+	for _, c := range calls {
+		c.Close()
+	}
 	d.relay.close()
+	// The library's bus is not safe against a Close that races a
+	// subscription's Cancel, so every subscriber stops first.
+	d.workers.Wait()
 	if cl != nil {
 		cl.Close()
 	}
@@ -293,7 +308,11 @@ func (d *Driver) connect(ctx context.Context) error {
 	d.mu.Lock()
 	d.client = r.client
 	d.mu.Unlock()
-	go d.hangupStrays(ctx, r.client)
+	d.workers.Add(1)
+	go func() {
+		defer d.workers.Done()
+		d.hangupStrays(ctx, r.client)
+	}()
 	d.logger.Info("ARI connected", "application", d.cfg.Application)
 	return nil
 }

@@ -23,6 +23,9 @@ import (
 // maxBody caps the response bodies the relay buffers.
 const maxBody = 1 << 20
 
+// pongTimeout is how long the relay waits for Asterisk's pong.
+const pongTimeout = 10 * time.Second
+
 // relay sits between the ARI library and Asterisk on a loopback port. The
 // library's REST calls and its event websocket go through it, so that:
 //   - every request to Asterisk runs on an http.Client with timeouts, and the
@@ -313,7 +316,9 @@ func (r *relay) keepalive(ctx context.Context, cancel context.CancelFunc, up *we
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			pctx, pcancel := context.WithTimeout(ctx, r.pingIval)
+			// The pong is read by pump, which may be busy forwarding a
+			// burst of events, so the wait is generous.
+			pctx, pcancel := context.WithTimeout(ctx, pongTimeout)
 			err := up.Ping(pctx)
 			pcancel()
 			if err != nil && ctx.Err() == nil {
