@@ -2,11 +2,11 @@ package agent
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
