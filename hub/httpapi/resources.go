@@ -1,0 +1,224 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ringhook/ringhook/hub/model"
+	"github.com/ringhook/ringhook/hub/oncall"
+	"github.com/ringhook/ringhook/hub/phone"
+	"github.com/ringhook/ringhook/hub/routing"
+	"github.com/ringhook/ringhook/raftfsm"
+)
+
+func identity[T any](v T) T { return v }
+
+func plainView[T any](_ *Server, _ *http.Request, obj T, _ string) any { return obj }
+
+func requireOrg(orgID string) error {
+	if strings.TrimSpace(orgID) == "" {
+		return missing("org_id", "the id of the organization the object belongs to")
+	}
+	return nil
+}
+
+func requireName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return missing("name", "")
+	}
+	return nil
+}
+
+func organizations() resource[model.Organization, model.Organization] {
+	return resource[model.Organization, model.Organization]{
+		name: "organization", path: "organizations", deleteKind: raftfsm.CmdDeleteOrganization,
+		get: (*raftfsm.FSM).GetOrganization,
+		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Organization, error) {
+			return f.ListOrganizations()
+		},
+		build: func(_ *Server, _ *http.Request, in *model.Organization, id string, existing *model.Organization, now time.Time) (model.Organization, string, error) {
+			if err := checkID(in.ID, id, existing == nil); err != nil {
+				return *in, "", err
+			}
+			if err := requireName(in.Name); err != nil {
+				return *in, "", err
+			}
+			if in.Brakes.DailyCallCap < 0 || in.Brakes.PhoneCooldown < 0 || in.Brakes.EndpointSuppression < 0 {
+				return *in, "", newError(http.StatusUnprocessableEntity, CodeInvalid, "brakes must not be negative; use 0 for the default")
+			}
+			o := *in
+			o.ID = id
+			return o, "", nil
+		},
+		put: func(o model.Organization, create bool) raftfsm.Command {
+			return &raftfsm.PutOrganization{Create: create, Organization: o}
+		},
+		redact: identity[model.Organization],
+		view:   plainView[model.Organization],
+	}
+}
+
+// memberInput is a member as a client sends it.
+type memberInput struct {
+	model.Member
+	// Region is the ISO 3166 region ("DE", "US") for a phone written
+	// without the international prefix; empty requires "+" and the
+	// country code.
+	Region string `json:"region,omitempty"`
+}
+
+func members() resource[model.Member, memberInput] {
+	return resource[model.Member, memberInput]{
+		name: "member", path: "members", deleteKind: raftfsm.CmdDeleteMember,
+		get: (*raftfsm.FSM).GetMember,
+		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Member, error) {
+			return f.ListMembers(r.URL.Query().Get("org_id"))
+		},
+		build: func(_ *Server, _ *http.Request, in *memberInput, id string, existing *model.Member, now time.Time) (model.Member, string, error) {
+			m := in.Member
+			if err := checkID(m.ID, id, existing == nil); err != nil {
+				return m, "", err
+			}
+			if err := requireOrg(m.OrgID); err != nil {
+				return m, "", err
+			}
+			if err := requireName(m.Name); err != nil {
+				return m, "", err
+			}
+			if strings.TrimSpace(m.Phone) == "" {
+				return m, "", missing("phone", `a number in E.164 form such as "+4915112345678", or a national number with "region"`)
+			}
+			e164, err := phone.Normalize(m.Phone, in.Region)
+			if err == nil {
+				err = phone.Check(e164)
+			}
+			if err != nil {
+				return m, "", phoneError(err)
+			}
+			m.Phone = e164
+			if m.Consent != nil {
+				if strings.TrimSpace(m.Consent.ConfirmedBy) == "" {
+					return m, "", missing("consent.confirmed_by", "who confirmed that the member agreed to be called")
+				}
+				if m.Consent.ConfirmedAt.IsZero() {
+					c := *m.Consent
+					c.ConfirmedAt = now
+					m.Consent = &c
+				}
+			}
+			m.ID = id
+			return m, "", nil
+		},
+		put: func(m model.Member, create bool) raftfsm.Command {
+			return &raftfsm.PutMember{Create: create, Member: m}
+		},
+		redact: identity[model.Member],
+		view:   plainView[model.Member],
+	}
+}
+
+// phoneError maps an error of phone.Normalize or phone.Check to a 422.
+func phoneError(err error) error {
+	var blocked *phone.BlockedError
+	if errors.As(err, &blocked) {
+		return newError(http.StatusUnprocessableEntity, CodeBlockedNumber,
+			"phone %s is blocked (%s) and is never called automatically: %s; give the member a personal landline or mobile number", blocked.Number, blocked.Reason, blocked.Detail)
+	}
+	return newError(http.StatusUnprocessableEntity, CodeInvalidPhone,
+		"phone: %v; write it in E.164 form such as \"+4915112345678\", or send \"region\" for a national number", err)
+}
+
+func projects() resource[model.Project, model.Project] {
+	return resource[model.Project, model.Project]{
+		name: "project", path: "projects", deleteKind: raftfsm.CmdDeleteProject,
+		get: (*raftfsm.FSM).GetProject,
+		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Project, error) {
+			return f.ListProjects(r.URL.Query().Get("org_id"))
+		},
+		build: func(_ *Server, _ *http.Request, in *model.Project, id string, existing *model.Project, now time.Time) (model.Project, string, error) {
+			p := *in
+			if err := checkID(p.ID, id, existing == nil); err != nil {
+				return p, "", err
+			}
+			if err := requireOrg(p.OrgID); err != nil {
+				return p, "", err
+			}
+			if err := requireName(p.Name); err != nil {
+				return p, "", err
+			}
+			p.ID = id
+			return p, "", nil
+		},
+		put: func(p model.Project, create bool) raftfsm.Command {
+			return &raftfsm.PutProject{Create: create, Project: p}
+		},
+		redact: identity[model.Project],
+		view:   plainView[model.Project],
+	}
+}
+
+func schedules() resource[model.Schedule, model.Schedule] {
+	return resource[model.Schedule, model.Schedule]{
+		name: "schedule", path: "schedules", deleteKind: raftfsm.CmdDeleteSchedule,
+		get: (*raftfsm.FSM).GetSchedule,
+		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Schedule, error) {
+			return f.ListSchedules(r.URL.Query().Get("org_id"))
+		},
+		build: func(_ *Server, _ *http.Request, in *model.Schedule, id string, existing *model.Schedule, now time.Time) (model.Schedule, string, error) {
+			sc := *in
+			if err := checkID(sc.ID, id, existing == nil); err != nil {
+				return sc, "", err
+			}
+			if err := requireOrg(sc.OrgID); err != nil {
+				return sc, "", err
+			}
+			if err := requireName(sc.Name); err != nil {
+				return sc, "", err
+			}
+			if err := oncall.ValidateSchedule(sc); err != nil {
+				return sc, "", newError(http.StatusUnprocessableEntity, CodeInvalid, "invalid schedule: %v", err)
+			}
+			sc.ID = id
+			return sc, "", nil
+		},
+		put: func(sc model.Schedule, create bool) raftfsm.Command {
+			return &raftfsm.PutSchedule{Create: create, Schedule: sc}
+		},
+		redact: identity[model.Schedule],
+		view:   plainView[model.Schedule],
+	}
+}
+
+func scenarios() resource[model.Scenario, model.Scenario] {
+	return resource[model.Scenario, model.Scenario]{
+		name: "scenario", path: "scenarios", deleteKind: raftfsm.CmdDeleteScenario,
+		get: (*raftfsm.FSM).GetScenario,
+		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Scenario, error) {
+			return f.ListScenarios(r.URL.Query().Get("org_id"))
+		},
+		build: func(_ *Server, _ *http.Request, in *model.Scenario, id string, existing *model.Scenario, now time.Time) (model.Scenario, string, error) {
+			sc := *in
+			if err := checkID(sc.ID, id, existing == nil); err != nil {
+				return sc, "", err
+			}
+			if err := requireOrg(sc.OrgID); err != nil {
+				return sc, "", err
+			}
+			if err := requireName(sc.Name); err != nil {
+				return sc, "", err
+			}
+			if err := routing.ValidateScenario(sc); err != nil {
+				return sc, "", newError(http.StatusUnprocessableEntity, CodeInvalid, "invalid scenario: %v", err)
+			}
+			sc.ID = id
+			return sc, "", nil
+		},
+		put: func(sc model.Scenario, create bool) raftfsm.Command {
+			return &raftfsm.PutScenario{Create: create, Scenario: sc}
+		},
+		redact: identity[model.Scenario],
+		view:   plainView[model.Scenario],
+	}
+}
