@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -112,7 +113,19 @@ func Normalize(raw, defaultRegion string) (string, error) {
 // Check returns a *BlockedError when the E.164 number must not be called,
 // and nil when it may be. A number that is not in canonical E.164 form, or
 // not a valid number, is blocked with ReasonInvalid.
+//
+// Results are cached, because the state machine checks every phone of every
+// routed alert and the library's parsing costs tens of microseconds.
 func Check(e164 string) error {
+	if err, ok := checkCache.get(e164); ok {
+		return err
+	}
+	err := check(e164)
+	checkCache.put(e164, err)
+	return err
+}
+
+func check(e164 string) error {
 	num, err := phonenumbers.Parse(e164, "ZZ")
 	if err != nil || !strings.HasPrefix(e164, "+") {
 		return &BlockedError{Reason: ReasonInvalid, Number: Mask(e164), Detail: "it is not an E.164 number such as +4915112345678"}
@@ -229,4 +242,31 @@ func countryCodeLength(digits []byte) int {
 		}
 	}
 	return 1
+}
+
+// maxCachedChecks bounds the memory of the Check cache. When it is full, the
+// cache starts over; results do not depend on it.
+const maxCachedChecks = 10000
+
+var checkCache = &resultCache{entries: map[string]error{}}
+
+type resultCache struct {
+	mu      sync.Mutex
+	entries map[string]error
+}
+
+func (c *resultCache) get(key string) (error, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err, ok := c.entries[key]
+	return err, ok
+}
+
+func (c *resultCache) put(key string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxCachedChecks {
+		clear(c.entries)
+	}
+	c.entries[key] = err
 }

@@ -118,7 +118,7 @@
 //  4. cooldown: a call to the phone was queued within the organization's
 //     phone_cooldown (default 60 s).
 //  5. daily_cap: the organization has queued daily_call_cap calls (default
-//     100) on the current UTC day, counting the calls this request queued
+//  100. on the current UTC day, counting the calls this request queued
 //     before this phone.
 //  6. Otherwise the call is queued.
 //

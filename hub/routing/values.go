@@ -80,8 +80,15 @@ func walk(node any, path string, dst []any) []any {
 			}
 			return dst
 		}
+		// Exact keys first at every length, because scanning for a key that
+		// differs only in case visits the whole object.
 		for end := len(path); end > 0; end = strings.LastIndexByte(path[:end], '.') {
-			if v, ok := lookupKey(n, path[:end]); ok {
+			if v, ok := n[path[:end]]; ok {
+				return walk(v, restAfter(path, end), dst)
+			}
+		}
+		for end := len(path); end > 0; end = strings.LastIndexByte(path[:end], '.') {
+			if v, ok := lookupFold(n, path[:end]); ok {
 				return walk(v, restAfter(path, end), dst)
 			}
 		}
@@ -94,7 +101,10 @@ func walk(node any, path string, dst []any) []any {
 			}
 			return dst
 		}
-		if v, ok := lookupKey(n, path); ok {
+		if v, ok := n[path]; ok {
+			return append(dst, v)
+		}
+		if v, ok := lookupFold(n, path); ok {
 			return append(dst, v)
 		}
 	case []any:
@@ -138,13 +148,9 @@ func restAfter(path string, end int) string {
 	return path[end+1:]
 }
 
-// lookupKey finds key in m: the exact key if present, otherwise the
-// smallest key that equals it ignoring case, so the choice does not depend on
-// map iteration order.
-func lookupKey[V any](m map[string]V, key string) (V, bool) {
-	if v, ok := m[key]; ok {
-		return v, true
-	}
+// lookupFold finds the smallest key of m that equals key ignoring case, so
+// the choice does not depend on map iteration order.
+func lookupFold[V any](m map[string]V, key string) (V, bool) {
 	var (
 		best  string
 		value V
