@@ -56,30 +56,43 @@ func IsNotFound(err error) bool {
 // Do sends a JSON request and decodes a JSON answer into out, unless out is
 // nil. body may be nil, a []byte sent as is, or a value encoded as JSON.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	target := c.BaseURL + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
-
-	var reader io.Reader
+	var payload []byte
 	switch b := body.(type) {
 	case nil:
 	case []byte:
-		reader = bytes.NewReader(b)
+		payload = b
 	default:
 		encoded, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("encode request body: %w", err)
 		}
-		reader = bytes.NewReader(encoded)
+		payload = encoded
 	}
+	contentType := ""
+	if body != nil {
+		contentType = "application/json"
+	}
+	return c.Send(ctx, method, path, query, contentType, payload, out)
+}
 
+// Send sends body as is with the given Content-Type (none when empty) and
+// decodes a JSON answer into out, unless out is nil. A *json.RawMessage out
+// receives the answer unparsed.
+func (c *Client) Send(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any) error {
+	target := c.BaseURL + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
 	req, err := http.NewRequestWithContext(ctx, method, target, reader)
 	if err != nil {
 		return fmt.Errorf("build request %s %s: %w", method, path, err)
 	}
-	if reader != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.Token != "" {
@@ -129,4 +142,22 @@ func decodeError(status int, data []byte) error {
 		text = text[:200] + "…"
 	}
 	return &APIError{Status: status, Code: "http_error", Message: text}
+}
+
+// List fetches a list route, which answers {"items": [...]}, and decodes
+// the items into out.
+func (c *Client) List(ctx context.Context, path string, query url.Values, out any) error {
+	var envelope struct {
+		Items json.RawMessage `json:"items"`
+	}
+	if err := c.Do(ctx, http.MethodGet, path, query, nil, &envelope); err != nil {
+		return err
+	}
+	if len(envelope.Items) == 0 {
+		envelope.Items = json.RawMessage("[]")
+	}
+	if err := json.Unmarshal(envelope.Items, out); err != nil {
+		return fmt.Errorf("decode the items of GET %s: %w", path, err)
+	}
+	return nil
 }
