@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+func init() {
+	registerCLI("agents", "show agents and their health; 'agents create' issues a new agent", cliCommand{
+		usage: "[create --name NAME --trunk LABEL]", maxArgs: 1,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&agentCreate.name, "name", "", "name of the new agent (with create)")
+			fs.StringVar(&agentCreate.trunk, "trunk", "", "label of the SIP trunk the new agent dials out on (with create)")
+		},
+		run: runAgents,
+	})
+	registerCLI("cluster", "show the hub cluster, or remove a failed node", cliCommand{
+		usage: "status | remove NODE_ID", minArgs: 1, maxArgs: 2,
+		run: runCluster,
+	})
+	var test endpointTest
+	registerCLI("endpoint", "run a payload through an endpoint's routing without placing calls", cliCommand{
+		usage:   "test ENDPOINT_ID [--content-type CT] [--query Q] < payload",
+		flags:   test.register,
+		minArgs: 2, maxArgs: 2,
+		run:     func(ctx context.Context, c *cliContext, args []string) error { return runEndpointTest(ctx, c, args, test) },
+	})
+	var tokenName string
+	registerCLI("token", "create an admin token; it is shown once", cliCommand{
+		usage:   "create --name NAME",
+		flags:   func(fs *flag.FlagSet) { fs.StringVar(&tokenName, "name", "", "what the token is for, e.g. ci-deploy") },
+		minArgs: 1, maxArgs: 1,
+		run: func(ctx context.Context, c *cliContext, args []string) error {
+			return runTokenCreate(ctx, c, args, tokenName)
+		},
+	})
+}
+
+var agentCreate struct{ name, trunk string }
+
+func runAgents(ctx context.Context, c *cliContext, args []string) error {
+	if len(args) == 1 {
+		if args[0] != "create" {
+			return fmt.Errorf("unknown agents subcommand %q; use 'ringhook agents' or 'ringhook agents create'", args[0])
+		}
+		if agentCreate.name == "" || agentCreate.trunk == "" {
+			return fmt.Errorf("agents create needs --name and --trunk")
+		}
+		var created map[string]any
+		body := map[string]string{"name": agentCreate.name, "trunk": agentCreate.trunk}
+		if err := c.client.Do(ctx, "POST", "/api/v1/agents", nil, body, &created); err != nil {
+			return err
+		}
+		if c.output == "json" {
+			return c.printJSON(created)
+		}
+		fmt.Fprintf(c.stdout, "Created agent %s (%s, trunk %s).\n", text(created["id"]), agentCreate.name, agentCreate.trunk)
+		fmt.Fprintf(c.stdout, "Agent token (shown once, store it now):\n\n  %s\n", text(created["token"]))
+		return nil
+	}
+	return runGet(ctx, c, []string{"agents"}, "")
+}
+
+func runCluster(ctx context.Context, c *cliContext, args []string) error {
+	switch args[0] {
+	case "status":
+		if len(args) != 1 {
+			return fmt.Errorf("cluster status takes no argument")
+		}
+		var status map[string]any
+		if err := c.client.Do(ctx, "GET", "/api/v1/cluster", nil, nil, &status); err != nil {
+			return err
+		}
+		if c.output == "json" {
+			return c.printJSON(status)
+		}
+		return printClusterStatus(c, status)
+	case "remove":
+		if len(args) != 2 {
+			return fmt.Errorf("cluster remove needs the node id")
+		}
+		if err := c.client.Do(ctx, "DELETE", "/api/v1/cluster/nodes/"+url.PathEscape(args[1]), nil, nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "removed node %s from the Raft configuration\n", args[1])
+		return nil
+	default:
+		return fmt.Errorf("unknown cluster subcommand %q; use status or remove", args[0])
+	}
+}
+
+// printClusterStatus prints the status answer: a summary of the answering
+// node, then one row per node when the answer lists them.
+func printClusterStatus(c *cliContext, status map[string]any) error {
+	fmt.Fprintf(c.stdout, "answered by: %s (leader: %s)\n", text(status["node_id"]), yesNo(status["is_leader"] == true))
+	for _, key := range []string{"leader_id", "leader_url", "term", "last_log_index", "commit_index", "applied_index"} {
+		if v, ok := findKey(status, key); ok {
+			fmt.Fprintf(c.stdout, "%-15s %s\n", strings.ReplaceAll(key, "_", " ")+":", text(v))
+		}
+	}
+	nodes, _ := findKey(status, "nodes")
+	list, _ := nodes.([]any)
+	if len(list) == 0 {
+		return nil
+	}
+	fmt.Fprintln(c.stdout)
+	rows := make([][]string, 0, len(list))
+	for _, item := range list {
+		n, _ := item.(map[string]any)
+		rows = append(rows, []string{text(n["id"]), text(n["raft_address"]), text(n["http_url"]), text(n["suffrage"]), text(n["gossip"]), yesNo(n["leader"] == true)})
+	}
+	return c.printTable([]string{"NODE", "RAFT", "HTTP", "SUFFRAGE", "GOSSIP", "LEADER"}, rows)
+}
+
+// findKey looks for key at the top level of a status answer and one level
+// down, since the answer nests the cluster's own status.
+func findKey(m map[string]any, key string) (any, bool) {
+	if v, ok := m[key]; ok {
+		return v, true
+	}
+	for _, v := range m {
+		if inner, ok := v.(map[string]any); ok {
+			if found, ok := inner[key]; ok {
+				return found, true
+			}
+		}
+	}
+	return nil, false
+}
+
+type endpointTest struct {
+	contentType, query, method string
+}
+
+func (t *endpointTest) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.contentType, "content-type", "application/json", "Content-Type `header` to send with the payload, as the tool would")
+	fs.StringVar(&t.query, "query", "", "raw query `string` the tool appends to the URL, without ?")
+}
+
+func runEndpointTest(ctx context.Context, c *cliContext, args []string, t endpointTest) error {
+	if args[0] != "test" {
+		return fmt.Errorf("unknown endpoint subcommand %q; use 'ringhook endpoint test ENDPOINT_ID < payload'", args[0])
+	}
+	payload, err := readPayload(c.stdin)
+	if err != nil {
+		return err
+	}
+	query, err := url.ParseQuery(t.query)
+	if err != nil {
+		return fmt.Errorf("invalid --query %q: %w", t.query, err)
+	}
+	var answer json.RawMessage
+	path := "/api/v1/endpoints/" + url.PathEscape(args[1]) + "/test"
+	if err := c.client.Send(ctx, "POST", path, query, t.contentType, payload, &answer); err != nil {
+		return err
+	}
+	var decoded any
+	if err := json.Unmarshal(answer, &decoded); err != nil {
+		return fmt.Errorf("decode the hub's answer: %w", err)
+	}
+	return c.printJSON(decoded)
+}
+
+func runTokenCreate(ctx context.Context, c *cliContext, args []string, name string) error {
+	if args[0] != "create" {
+		return fmt.Errorf("unknown token subcommand %q; use 'ringhook token create --name NAME'", args[0])
+	}
+	if name == "" {
+		return fmt.Errorf("token create needs --name, saying what the token is for")
+	}
+	var created map[string]any
+	if err := c.client.Do(ctx, "POST", "/api/v1/tokens", nil, map[string]string{"name": name}, &created); err != nil {
+		return err
+	}
+	if c.output == "json" {
+		return c.printJSON(created)
+	}
+	fmt.Fprintf(c.stdout, "Created admin token %s (%s).\nToken (shown once, store it now):\n\n  %s\n", text(created["id"]), name, text(created["token"]))
+	return nil
+}
