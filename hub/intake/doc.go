@@ -19,7 +19,7 @@
 //     line "--boundary" followed by a part header, is FormatMultipart. File
 //     parts are skipped.
 //  4. key=value pairs joined by "&" with no raw whitespace are
-//     FormatForm, whatever the Content-Type says. Text labelled as a form
+//     FormatForm, whatever the Content-Type header claims. Text labelled as a form
 //     (curl -d "some text") stays text because it has spaces.
 //  5. Anything else, and JSON that fails to parse, is FormatText, with the
 //     text as the message.

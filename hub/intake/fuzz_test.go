@@ -62,6 +62,7 @@ func checkFuzzedAlert(t *testing.T, a model.Alert) {
 	if a.State == model.StateResolved && a.Severity != model.SeverityInfo {
 		t.Errorf("resolved with severity %q", a.Severity)
 	}
+
 	if utf8.RuneCountInString(a.Message) > MaxMessageRunes {
 		t.Errorf("message has %d runes", utf8.RuneCountInString(a.Message))
 	}
@@ -70,6 +71,7 @@ func checkFuzzedAlert(t *testing.T, a model.Alert) {
 	default:
 		t.Errorf("format = %q", a.Format)
 	}
+
 	data, err := json.Marshal(a)
 	if err != nil {
 		t.Fatalf("marshal alert: %v", err)

@@ -16,9 +16,9 @@ type Request struct {
 	Body  []byte
 }
 
-// Parse reads a webhook into an Alert. It accepts any method and any body,
-// never fails and never panics; what it cannot read as structured data
-// becomes a text alert whose message is the body.
+// Parse reads a webhook into an Alert. It accepts any method and any body
+// and never fails. A body it cannot read as structured data becomes a text
+// alert whose message is the body.
 func Parse(r Request) model.Alert {
 	b := decodeBody(r.ContentType, r.Body)
 

@@ -49,7 +49,7 @@ var severityRank = map[string]int{
 // order; users rely on it.
 var documentedKeys = []string{"severity", "status", "level", "priority", "alert_type", "alertLevel", "alert_level"}
 
-// verdict is what one value says: a level, a state, or neither.
+// verdict is the reading of one value: a level, a state, or neither.
 type verdict struct {
 	level string
 	state string
@@ -84,7 +84,7 @@ type probe struct {
 	// values maps normalized values that only this tool uses; they are
 	// looked up before the shared tables.
 	values map[string]verdict
-	// sharedTables says whether the shared level and state tables apply.
+	// sharedTables enables the shared level and state tables.
 	sharedTables bool
 	// levelField marks a field meant to hold a level: an unrecognized value
 	// there is kept as the raw severity.

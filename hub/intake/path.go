@@ -7,8 +7,8 @@ import (
 )
 
 // getKey returns the value of key in m, matching the key exactly first and
-// then case-insensitively; among several case-insensitive matches the
-// smallest key (byte order) wins, so the result is deterministic.
+// then case-insensitively. Among several case-insensitive matches the
+// smallest key in byte order wins, so the result is deterministic.
 func getKey(m map[string]any, key string) (any, string, bool) {
 	if v, ok := m[key]; ok {
 		return v, key, true

@@ -102,10 +102,11 @@ var bearerInText = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+)[a-z0-9._~+/=\-]
 // invalid UTF-8 replaced, cut to model.MaxStoredBody bytes at a rune
 // boundary. truncated is true when the body was cut.
 //
-// Redaction replaces the value of every field that IsSecretField names, in
-// JSON (also inside JSON held in strings, such as an SNS Message), form,
-// multipart and query-string bodies, and "name=value" or "name: value"
-// pairs and bearer or basic credentials in any text, including JSON strings.
+// Redaction replaces the value of every field that IsSecretField names in
+// JSON, form, multipart and query-string bodies, also inside JSON held in a
+// string such as an SNS Message. In any text, JSON strings included, it
+// also replaces "name=value" and "name: value" pairs with a secret name and
+// bearer or basic credentials.
 func StoredBody(r Request) (body string, truncated bool) {
 	raw := validUTF8(r.Body)
 	trimmed := bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\uFEFF")))
@@ -133,7 +134,7 @@ func redactNonJSON(contentType string, raw, trimmed []byte) (redacted string, cu
 		}
 	}
 	// Form and text redaction works pair by pair, so only the part that can
-	// be stored needs it; the margin leaves room for the text that redaction
+	// be stored needs it. The margin leaves room for the text that redaction
 	// removes. A value cut here still has its name before it, so a secret
 	// value is redacted even when only its start is kept.
 	form := looksLikeForm(trimmed)
