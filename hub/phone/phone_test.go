@@ -289,3 +289,24 @@ func TestMaskHidesAtLeastFourDigits(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckConcurrent(t *testing.T) {
+	numbers := []string{"+4915112345678", "+499001234567", "+12015550123", "+18002345678"}
+	done := make(chan error, 8*len(numbers))
+	for range 8 {
+		go func() {
+			for _, n := range numbers {
+				done <- Check(n)
+			}
+		}()
+	}
+	blocked := 0
+	for range 8 * len(numbers) {
+		if err := <-done; err != nil {
+			blocked++
+		}
+	}
+	if blocked != 8*2 {
+		t.Errorf("%d checks blocked, want %d (two blocked numbers, eight goroutines)", blocked, 8*2)
+	}
+}

@@ -184,7 +184,7 @@ func outcome(phones []model.PhoneDecision) string {
 	return model.OutcomeNoCall
 }
 
-// noCounters stands in for a nil Counters: nothing was called yet.
+// noCounters replaces a nil Counters: no call was queued yet.
 type noCounters struct{}
 
 func (noCounters) CallsOnDay(string, string) int            { return 0 }

@@ -17,11 +17,12 @@
 //
 // A condition's field names one value of the alert:
 //
-//   - severity, state, message, tool and alert_count read the parsed alert:
-//     the normalized severity (critical, major, minor, info, or missing when
-//     the payload states no level), the state (firing or resolved), the
-//     short message, the detected tool and the number of alerts carried.
-//     These names are matched ignoring case.
+//   - severity, state, message, tool and alert_count read the parsed alert,
+//     and these names are matched ignoring case. severity is the normalized
+//     level (critical, major, minor or info), missing when the payload states
+//     no level. state is firing or resolved. message is the short summary,
+//     tool the detected sending tool, and alert_count the number of alerts
+//     the webhook carried.
 //   - Any other name is a top-level field of the payload, with query-string
 //     parameters merged in ("alertname", "status").
 //   - "fields." followed by a path always reads the payload, so
@@ -113,13 +114,14 @@
 //  1. no_consent: the member has no recorded consent.
 //  2. blocked_number: phone.Check rejects the number (emergency, short code,
 //     premium-rate and other special numbers). Detail gives the reason.
-//  3. suppressed: the endpoint had a call answered and is suppressed for the
-//     organization's endpoint_suppression (default 120 s).
+//  3. suppressed: one of the endpoint's calls was answered recently. The
+//     state machine suppresses the endpoint for the organization's
+//     endpoint_suppression (default 120 s) after an answered call.
 //  4. cooldown: a call to the phone was queued within the organization's
 //     phone_cooldown (default 60 s).
-//  5. daily_cap: the organization has queued daily_call_cap calls (default
-//  100. on the current UTC day, counting the calls this request queued
-//     before this phone.
+//  5. daily_cap: the organization has reached its daily_call_cap (default
+//     100 calls) on the current UTC day, counting the calls this request
+//     queued before this phone.
 //  6. Otherwise the call is queued.
 //
 // The request's outcome is queued when at least one call is queued,

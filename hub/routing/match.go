@@ -28,8 +28,8 @@ var Operators = []string{OpIn, OpNotIn, OpContains, OpNotContains, OpStartsWith,
 // Match returns the index, name and action of the first rule whose
 // conditions all match the alert. When no rule matches, it returns -1, "" and
 // the scenario's default action. An empty action type is returned as
-// call_primary. Match never panics: a condition it cannot evaluate, such as
-// one with an unknown operator, does not match.
+// call_primary. A condition that Match cannot evaluate, such as one with an
+// unknown operator, does not match; FuzzMatch checks that no input panics.
 func Match(s model.Scenario, a model.Alert) (int, string, model.Action) {
 	for i, r := range s.Rules {
 		if ruleMatches(r, a) {

@@ -14,11 +14,11 @@ var ErrInvalidScenario = errors.New("invalid scenario")
 // MaxFieldLength caps the length of a condition's field path.
 const MaxFieldLength = 512
 
-// ValidateScenario returns the first problem of a scenario, naming the rule
-// by index and name: a condition with a missing or malformed field, an
-// unknown operator, a missing value or one of the wrong type for its
-// operator, an unknown action type, an action without the id it needs, or an
-// unknown on_resolved setting.
+// ValidateScenario returns the first problem of a scenario, and the message
+// names the rule by index and name. It rejects a missing or malformed field,
+// an unknown operator, a missing value or one of the wrong type for its
+// operator, an unknown action type, an action without the id it needs, and
+// an unknown on_resolved setting.
 func ValidateScenario(s model.Scenario) error {
 	for i, r := range s.Rules {
 		for j, c := range r.Conditions {
