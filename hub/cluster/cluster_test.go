@@ -389,3 +389,38 @@ func TestGossipKeySignsInternalAPI(t *testing.T) {
 		t.Errorf("unsigned internal apply: status %d: %s; want 401 unauthorized", status, data)
 	}
 }
+
+func TestMetricsRegistered(t *testing.T) {
+	c := clustertest.New(t, 3)
+	leader := c.Leader()
+	if _, err := leader.Apply(applyCtx(t), newOrg("measured")); err != nil {
+		t.Fatal(err)
+	}
+	i := c.Index(leader)
+	families, err := c.Registry(i).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetGauge() != nil:
+				values[f.GetName()] = m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				values[f.GetName()] = m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				values[f.GetName()] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	if values["ringhook_raft_is_leader"] != 1 {
+		t.Errorf("is_leader on the leader = %v, want 1", values["ringhook_raft_is_leader"])
+	}
+	if values["ringhook_raft_leader_changes_total"] < 1 {
+		t.Errorf("leader_changes_total = %v, want at least 1", values["ringhook_raft_leader_changes_total"])
+	}
+	if values["ringhook_raft_apply_duration_seconds"] < 1 {
+		t.Errorf("apply duration samples = %v, want at least 1", values["ringhook_raft_apply_duration_seconds"])
+	}
+}

@@ -401,4 +401,3 @@ func freeAddr(t testing.TB, udp bool) string {
 	t.Fatalf("found no free port on 127.0.0.1")
 	return ""
 }
-
