@@ -84,6 +84,15 @@ func (b *testBackend) RemoveServer(_ context.Context, id string) error {
 	return nil
 }
 
+func (b *testBackend) Status() cluster.Status {
+	leaderID, leaderURL := b.Leader()
+	return cluster.Status{
+		NodeID: b.ID(), State: "Leader", LeaderID: leaderID, LeaderURL: leaderURL,
+		Term: 2, Commit: 7, Applied: 7, Ready: b.Ready(),
+		Nodes: []cluster.NodeStatus{{ID: "node-1"}, {ID: "node-2"}, {ID: "node-3"}},
+	}
+}
+
 func (b *testBackend) setNoLeader(v bool) {
 	b.mu.Lock()
 	b.noLeader = v
@@ -95,6 +104,8 @@ type testEnv struct {
 	backend  *testBackend
 	server   *Server
 	http     *httptest.Server
+	baseURL  string
+	client   *http.Client
 	registry *prometheus.Registry
 	token    string
 }
@@ -131,7 +142,7 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &testEnv{t: t, backend: backend, server: srv, http: ts, registry: reg, token: testBootstrapToken}
+	return &testEnv{t: t, backend: backend, server: srv, http: ts, baseURL: ts.URL, client: ts.Client(), registry: reg, token: testBootstrapToken}
 }
 
 // response is one HTTP answer with its body.
@@ -186,14 +197,14 @@ func (e *testEnv) send(method, path string, body any, header map[string]string) 
 		}
 		reader = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, e.http.URL+path, reader)
+	req, err := http.NewRequest(method, e.baseURL+path, reader)
 	if err != nil {
 		e.t.Fatalf("build request: %v", err)
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	res, err := e.http.Client().Do(req)
+	res, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}

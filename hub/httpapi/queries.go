@@ -205,18 +205,7 @@ func (s *Server) handleTestEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleClusterStatus(w http.ResponseWriter, r *http.Request) {
-	leaderID, leaderURL := s.backend.Leader()
-	body := map[string]any{
-		"node_id":    s.backend.ID(),
-		"is_leader":  s.backend.IsLeader(),
-		"ready":      s.backend.Ready(),
-		"leader_id":  leaderID,
-		"leader_url": leaderURL,
-	}
-	if s.cfg.Status != nil {
-		body["status"] = s.cfg.Status()
-	}
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, http.StatusOK, s.backend.Status())
 }
 
 func (s *Server) handleRemoveNode(w http.ResponseWriter, r *http.Request) {

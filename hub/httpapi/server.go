@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ringhook/ringhook/hub/cluster"
 	"github.com/ringhook/ringhook/raftfsm"
 )
 
@@ -39,6 +40,9 @@ type Backend interface {
 	// Ready reports whether the node knows a leader and has applied up to
 	// the commit index.
 	Ready() bool
+	// Status returns the node's view of the cluster: nodes, leader, term
+	// and Raft indexes.
+	Status() cluster.Status
 	// RemoveServer removes a server from the Raft configuration.
 	RemoveServer(ctx context.Context, id string) error
 }
@@ -52,10 +56,6 @@ const (
 // Config configures a Server. Backend is required.
 type Config struct {
 	Backend Backend
-	// Status returns the cluster status served at GET /api/v1/cluster
-	// (nodes, leader, term, Raft indexes). Wire it to cluster.Node.Status.
-	// When nil, the route serves only what Backend reports.
-	Status func() any
 	// Agents returns the health of the agents connected to this node's
 	// gateway. When nil, agent lists carry no health.
 	Agents AgentHealthSource

@@ -1,0 +1,65 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringhook/ringhook/hub/cluster"
+	"github.com/ringhook/ringhook/hub/cluster/clustertest"
+	"github.com/ringhook/ringhook/hub/gateway"
+	"github.com/ringhook/ringhook/hub/model"
+)
+
+// Compile-time checks that the real cluster node and gateway fit.
+var (
+	_ Backend           = (*cluster.Node)(nil)
+	_ AgentHealthSource = (*gateway.Gateway)(nil)
+)
+
+// TestRealCluster runs the API on a one-node Raft cluster with real
+// transports and bbolt files: configuration, a webhook that queues a
+// call, and the cluster and readiness routes.
+func TestRealCluster(t *testing.T) {
+	c := clustertest.New(t, 1, clustertest.Options{
+		Handler: func(i int, n *cluster.Node) http.Handler {
+			srv, err := New(Config{
+				Backend:         n,
+				InternalHandler: n.InternalHandler(),
+				Registry:        prometheus.NewRegistry(),
+				Logger:          slog.New(slog.DiscardHandler),
+				BootstrapToken:  testBootstrapToken,
+			})
+			if err != nil {
+				t.Errorf("New: %v", err)
+				return http.NotFoundHandler()
+			}
+			return srv.Handler()
+		},
+	})
+	env := &testEnv{t: t, baseURL: c.URL(0), client: &http.Client{Timeout: 30 * time.Second}, token: testBootstrapToken}
+
+	f := env.setup(nil)
+	res := env.webhook(f.endpointID, alertmanagerFiring, nil)
+	if res.status != http.StatusAccepted {
+		t.Fatalf("webhook: status %d: %s", res.status, res.body)
+	}
+	body := res.json(t)
+	if body["outcome"] != model.OutcomeQueued {
+		t.Errorf("outcome = %v, want queued", body["outcome"])
+	}
+
+	status := env.mustAdmin(http.StatusOK, "GET", "/cluster", nil)
+	if status["leader_id"] != "node-0" || status["state"] != "Leader" {
+		t.Errorf("cluster status = %v", status)
+	}
+	if status["applied_index"] == float64(0) {
+		t.Errorf("applied_index = 0 after writes: %v", status)
+	}
+	if res := env.send("GET", "/readyz", nil, nil); res.status != http.StatusOK {
+		t.Errorf("readyz: status %d: %s", res.status, res.body)
+	}
+}
