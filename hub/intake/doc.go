@@ -68,7 +68,9 @@
 //     Zabbix event_severity and event_nseverity, and more). Numeric codes
 //     apply only when the payload's shape identifies the tool.
 //  5. The first state found wins; with none the alert is firing. The first
-//     level found wins.
+//     level found wins. NOTE: alerts posted to the Alertmanager API carry
+//     endsAt, and a past endsAt means resolved, but Parse reads no clock,
+//     so such an alert reads as firing unless a state field says otherwise.
 //  6. A resolved alert has severity info, and its SeveritySource and
 //     SeverityRaw name the field that resolved it.
 //  7. With no level anywhere the severity is empty; it is never guessed.

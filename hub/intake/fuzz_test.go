@@ -48,6 +48,15 @@ func FuzzParse(f *testing.F) {
 		if q := StoredQuery(query); !utf8.ValidString(q) {
 			t.Errorf("stored query is not valid UTF-8: %q", q)
 		}
+
+		// A secret field next to any valid JSON value is always redacted.
+		if json.Valid(body) && len(body) < model.MaxStoredBody/2 {
+			wrapped := []byte(`{"x":` + string(body) + `,"password":"S3CR3T-V4LU3"}`)
+			stored, _ := StoredBody(Request{ContentType: contentType, Body: wrapped})
+			if strings.Contains(stored, "S3CR3T-V4LU3") {
+				t.Errorf("password not redacted next to %q: %s", body, stored)
+			}
+		}
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ringhook/ringhook/hub/model"
@@ -116,8 +117,12 @@ func StoredBody(r Request) (body string, truncated bool) {
 	switch {
 	case len(trimmed) == 0:
 		out = string(raw)
-	case (trimmed[0] == '{' || trimmed[0] == '[' || trimmed[0] == '"') && json.Valid(trimmed):
-		out = string(redactJSON(raw, 0))
+	case trimmed[0] == '{' || trimmed[0] == '[' || trimmed[0] == '"':
+		if redacted, ok := redactJSONDocument(raw, 0); ok {
+			out = string(redacted)
+			break
+		}
+		out, precut = redactNonJSON(r.ContentType, raw, trimmed)
 	default:
 		out, precut = redactNonJSON(r.ContentType, raw, trimmed)
 	}
@@ -211,8 +216,10 @@ func redactText(s string) string {
 // document, otherwise as free text.
 func redactString(s string, depth int) string {
 	t := strings.TrimSpace(s)
-	if depth < maxRedactDepth && t != "" && (t[0] == '{' || t[0] == '[') && json.Valid([]byte(t)) {
-		return string(redactJSON([]byte(s), depth+1))
+	if depth < maxRedactDepth && t != "" && (t[0] == '{' || t[0] == '[') {
+		if redacted, ok := redactJSONDocument([]byte(s), depth+1); ok {
+			return string(redacted)
+		}
 	}
 	return redactText(s)
 }
@@ -285,6 +292,25 @@ type jsonRedactor struct {
 	src   []byte
 	out   []byte
 	depth int
+}
+
+// redactJSONDocument redacts a JSON document surrounded by whitespace and
+// an optional byte-order mark, which are kept as they are. It reports
+// false when the document is not valid JSON.
+func redactJSONDocument(raw []byte, depth int) ([]byte, bool) {
+	noBOM := bytes.TrimPrefix(raw, []byte("\uFEFF"))
+	left := bytes.TrimLeftFunc(noBOM, unicode.IsSpace)
+	doc := bytes.TrimRightFunc(left, unicode.IsSpace)
+	if len(doc) == 0 || !json.Valid(doc) {
+		return nil, false
+	}
+	start := len(raw) - len(left)
+	end := start + len(doc)
+	out := make([]byte, 0, len(raw))
+	out = append(out, raw[:start]...)
+	out = append(out, redactJSON(doc, depth)...)
+	out = append(out, raw[end:]...)
+	return out, true
 }
 
 // redactJSON returns src, which must be valid JSON, with secrets redacted

@@ -180,3 +180,32 @@ func TestStoredBodyLongFormCutAfterRedaction(t *testing.T) {
 		t.Error("stored body still holds a token value")
 	}
 }
+
+func TestStoredBodyJSONWithPrefix(t *testing.T) {
+	for name, prefix := range map[string]string{
+		"byte order mark":   "\uFEFF",
+		"no-break space":    "\u00A0\n",
+		"next line control": "\u0085",
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := prefix + `{"password":"hunter2","user":"bob"}` + "\u00A0"
+			got, _ := StoredBody(Request{Body: []byte(body)})
+			if strings.Contains(got, "hunter2") {
+				t.Errorf("stored body still holds the password: %q", got)
+			}
+			want := prefix + `{"password":"` + Redacted + `","user":"bob"}` + "\u00A0"
+			if got != want {
+				t.Errorf("stored body = %q, want %q", got, want)
+			}
+		})
+	}
+
+	nested, err := json.Marshal("\u00A0" + `{"token":"t0k"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := StoredBody(Request{Body: []byte(`{"Message":` + string(nested) + `}`)})
+	if strings.Contains(got, "t0k") {
+		t.Errorf("stored body still holds a nested token: %s", got)
+	}
+}
