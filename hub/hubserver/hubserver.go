@@ -102,7 +102,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	api, err := httpapi.New(httpapi.Config{
 		Backend:         node,
-		Status:          func() any { return node.Status() },
 		Agents:          gw,
 		AgentHandler:    gw.Handler(),
 		InternalHandler: node.InternalHandler(),
