@@ -105,12 +105,13 @@ func (res resource[T, In]) handleCreate(s *Server) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		obj, secret, err := res.build(s, r, &in, uuid.NewString(), nil, time.Now().UTC())
+		id := uuid.NewString()
+		obj, secret, err := res.build(s, r, &in, id, nil, time.Now().UTC())
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		res.store(s, w, r, obj, true, secret, http.StatusCreated)
+		res.store(s, w, r, id, obj, true, secret, http.StatusCreated)
 	}
 }
 
@@ -171,11 +172,11 @@ func (res resource[T, In]) replace(s *Server, w http.ResponseWriter, r *http.Req
 		s.fail(w, r, err)
 		return
 	}
-	res.store(s, w, r, obj, false, secret, http.StatusOK)
+	res.store(s, w, r, id, obj, false, secret, http.StatusOK)
 }
 
 // store applies the put command and answers with the stored object.
-func (res resource[T, In]) store(s *Server, w http.ResponseWriter, r *http.Request, obj T, create bool, secret string, status int) {
+func (res resource[T, In]) store(s *Server, w http.ResponseWriter, r *http.Request, id string, obj T, create bool, secret string, status int) {
 	ctx, cancel := s.applyContext(r)
 	defer cancel()
 	out, err := s.backend.Apply(ctx, res.put(obj, create))
@@ -190,7 +191,7 @@ func (res resource[T, In]) store(s *Server, w http.ResponseWriter, r *http.Reque
 			return
 		}
 	}
-	s.log.Info("admin object stored", "kind", res.name, "create", create, "node_id", s.backend.ID())
+	s.log.Info("admin object stored", "kind", res.name, "id", id, "create", create, "node_id", s.backend.ID())
 	writeJSON(w, status, res.view(s, r, stored, secret))
 }
 

@@ -51,6 +51,9 @@ type Backend interface {
 const (
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultLeaderWait   = 10 * time.Second
+	// ApplyGrace is the time a write gets for the apply itself after the
+	// leader wait, so that a leader found late can still commit it.
+	ApplyGrace = 5 * time.Second
 )
 
 // Config configures a Server. Backend is required.
@@ -78,8 +81,9 @@ type Config struct {
 	// MaxBodyBytes is the largest webhook or admin request body accepted;
 	// DefaultMaxBodyBytes when zero.
 	MaxBodyBytes int64
-	// LeaderWait bounds how long a write waits in Backend.Apply, including
-	// the wait for a leader, before the API answers 503; DefaultLeaderWait
+	// LeaderWait is how long a write may wait for a leader; set it to the
+	// cluster's leader wait. A write that has not finished LeaderWait plus
+	// ApplyGrace after it started is answered with 503. DefaultLeaderWait
 	// when zero.
 	LeaderWait time.Duration
 }
@@ -92,6 +96,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
+	// applyTimeout bounds one write: LeaderWait plus ApplyGrace.
+	applyTimeout time.Duration
 }
 
 // New builds a Server and registers its metrics on cfg.Registry.
@@ -121,6 +127,8 @@ func New(cfg Config) (*Server, error) {
 		agents:  cfg.Agents,
 		log:     cfg.Logger,
 		metrics: m,
+
+		applyTimeout: cfg.LeaderWait + ApplyGrace,
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -196,9 +204,9 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// applyContext bounds one write by LeaderWait. It is detached from the
+// applyContext bounds one write by LeaderWait plus ApplyGrace. It is detached from the
 // client's cancellation: a proposal that a client abandoned may still
 // commit, and cancelling it halfway gains nothing.
 func (s *Server) applyContext(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.LeaderWait)
+	return context.WithTimeout(context.WithoutCancel(r.Context()), s.applyTimeout)
 }

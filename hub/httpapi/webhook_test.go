@@ -195,10 +195,11 @@ func (b stuckBackend) Apply(ctx context.Context, _ raftfsm.Command) (*raftfsm.Re
 func TestWebhookLeaderWaitTimeout(t *testing.T) {
 	env := newEnv(t)
 	f := env.setup(nil)
-	srv, err := New(Config{Backend: stuckBackend{env.backend}, LeaderWait: 50 * time.Millisecond})
+	srv, err := New(Config{Backend: stuckBackend{env.backend}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.applyTimeout = 50 * time.Millisecond
 	env.server = srv
 	env.http.Config.Handler = srv.Handler()
 
