@@ -26,9 +26,9 @@
 //
 // Form, multipart and query values are strings; a repeated key keeps its
 // first value. A value that holds a JSON object or array is decoded, since
-// a form has no other way to carry nested data, and a form with a single
-// field holding a JSON object (Uptime Kuma's "data", a "payload" field) is
-// read as that object. JSON values are what encoding/json yields with
+// a form has no other way to carry nested data. A form with a single field
+// holding a JSON object (Uptime Kuma's "data", a "payload" field) is read
+// as that object. JSON values are what encoding/json yields with
 // UseNumber. Query parameters are merged into the fields, and body fields
 // win on a clash.
 //

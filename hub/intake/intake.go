@@ -18,7 +18,9 @@ type Request struct {
 
 // Parse reads a webhook into an Alert. It accepts any method and any body
 // and never fails. A body it cannot read as structured data becomes a text
-// alert whose message is the body.
+// alert whose message is the body. Secrets in fields and message are
+// redacted as StoredBody redacts them, because the alert travels through
+// the Raft log and is shown to users.
 func Parse(r Request) model.Alert {
 	b := decodeBody(r.ContentType, r.Body)
 
@@ -33,6 +35,7 @@ func Parse(r Request) model.Alert {
 		fields[k] = v
 	}
 	unwrapEnvelopes(fields)
+	redactFields(fields)
 
 	tool := detectTool(fields, b.format)
 	a := assess(fields, tool)

@@ -50,7 +50,10 @@ var messagePaths = []string{
 // extractMessage returns a short summary of the alert.
 func extractMessage(f map[string]any, tool string, b body) string {
 	if b.format == "text" {
-		return shorten(b.text)
+		// Redacting only a shortened copy keeps a large body cheap. The copy
+		// has four times the cap, so only long redacted values make the
+		// message shorter than the cap.
+		return shorten(redactText(shortenTo(b.text, 4*MaxMessageRunes)))
 	}
 	if m := toolMessage(f, tool); m != "" {
 		return shorten(m)
@@ -108,7 +111,10 @@ func joinNonEmpty(sep string, parts ...string) string {
 // shorten collapses whitespace runs to one space and cuts the text to
 // MaxMessageRunes runes. It stops reading at the cap, so a long text costs
 // no more than a short one.
-func shorten(s string) string {
+func shorten(s string) string { return shortenTo(s, MaxMessageRunes) }
+
+// shortenTo is shorten with a cap of max runes.
+func shortenTo(s string, max int) string {
 	out := make([]rune, 0, 64)
 	pendingSpace := false
 	for _, r := range s {
@@ -121,8 +127,8 @@ func shorten(s string) string {
 			pendingSpace = false
 		}
 		out = append(out, r)
-		if len(out) > MaxMessageRunes {
-			return string(out[:MaxMessageRunes-1]) + "…"
+		if len(out) > max {
+			return string(out[:max-1]) + "…"
 		}
 	}
 	return string(out)

@@ -224,6 +224,31 @@ func redactString(s string, depth int) string {
 	return redactText(s)
 }
 
+// redactFields replaces, in place, the values of secret fields in decoded
+// JSON and redacts secrets inside every string value.
+func redactFields(fields map[string]any) {
+	for k, v := range fields {
+		fields[k] = redactValue(k, v)
+	}
+}
+
+func redactValue(key string, v any) any {
+	if IsSecretField(key) && v != nil && v != "" {
+		return Redacted
+	}
+	switch x := v.(type) {
+	case string:
+		return redactString(x, 0)
+	case map[string]any:
+		redactFields(x)
+	case []any:
+		for i, item := range x {
+			x[i] = redactValue("", item)
+		}
+	}
+	return v
+}
+
 // redactMultipart rebuilds a multipart body with secret parts and secrets
 // inside parts redacted. It reports false when the body is not valid
 // multipart, and the caller redacts it as text.

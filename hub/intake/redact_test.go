@@ -209,3 +209,36 @@ func TestStoredBodyJSONWithPrefix(t *testing.T) {
 		t.Errorf("stored body still holds a nested token: %s", got)
 	}
 }
+
+func TestParseRedactsFields(t *testing.T) {
+	a := Parse(Request{
+		Query: "token=q-secret&team=db",
+		Body:  []byte(`{"routing_key":"R0123","payload":{"summary":"login with password=hunter2 failed"},"monitor":{"headers":"{\"Authorization\":\"Basic dXNlcjpwYXNz\"}"},"list":[{"apiKey":"k1"}],"empty_token":""}`),
+	})
+	data, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leaked := range []string{"q-secret", "R0123", "hunter2", "dXNlcjpwYXNz", "k1"} {
+		if strings.Contains(string(data), leaked) {
+			t.Errorf("alert still holds %q: %s", leaked, data)
+		}
+	}
+	if a.Fields["team"] != "db" {
+		t.Errorf("team = %#v, want \"db\"", a.Fields["team"])
+	}
+	if a.Fields["routing_key"] != Redacted {
+		t.Errorf("routing_key = %#v, want %q kept as a present field", a.Fields["routing_key"], Redacted)
+	}
+	if a.Fields["empty_token"] != "" {
+		t.Errorf("empty_token = %#v, want the empty string kept", a.Fields["empty_token"])
+	}
+	if !strings.Contains(a.Message, "login with password="+Redacted) {
+		t.Errorf("message = %q, want the password redacted", a.Message)
+	}
+
+	text := Parse(Request{ContentType: "text/plain", Body: []byte("deploy failed, api_key=abc123")})
+	if strings.Contains(text.Message, "abc123") {
+		t.Errorf("text message still holds the key: %q", text.Message)
+	}
+}
