@@ -167,6 +167,7 @@ func TestConformanceWithRecordings(t *testing.T) {
 			if t.Failed() {
 				return
 			}
+			checkExpectation(t, kind, rec)
 
 			if status := ariRequest(t, s, "GET", "/ari/channels/trace-call-1", testUser, testPass, "").status; status != 404 {
 				t.Errorf("GET destroyed channel status = %d, want 404", status)
@@ -192,5 +193,39 @@ func TestKindsCoverRecordings(t *testing.T) {
 	}
 	if _, ok := KindForRecording("/x/unknown.json"); ok {
 		t.Errorf("KindForRecording accepted an unknown file")
+	}
+}
+
+// checkExpectation compares a recording with Expect(kind).
+func checkExpectation(t *testing.T, kind string, rec recordedCall) {
+	t.Helper()
+	want, ok := Expect(kind)
+	if !ok {
+		t.Fatalf("Expect(%q) unknown", kind)
+	}
+	if got := types(rec.events); strings.Join(got, ",") != strings.Join(want.Events, ",") {
+		t.Errorf("Expect(%s).Events = %v\nrecording       = %v", kind, want.Events, got)
+	}
+	var rang, answered bool
+	lastDial := ""
+	for _, e := range rec.events {
+		switch e["type"] {
+		case "Dial":
+			lastDial, _ = e["dialstatus"].(string)
+			rang = rang || lastDial == "RINGING"
+		case "ChannelStateChange":
+			rang = rang || e["channel"].(map[string]any)["state"] == "Ringing"
+		case "StasisStart":
+			answered = true
+		}
+	}
+	last := rec.events[len(rec.events)-1]
+	if want.Rang != rang || want.Answered != answered || want.LastDialStatus != lastDial {
+		t.Errorf("Expect(%s) rang/answered/last dial = %v/%v/%q, recording %v/%v/%q",
+			kind, want.Rang, want.Answered, want.LastDialStatus, rang, answered, lastDial)
+	}
+	if last["cause"] != float64(want.Cause) || last["cause_txt"] != want.CauseText || want.HTTPStatus != rec.status {
+		t.Errorf("Expect(%s) = %d %q status %d, recording %v %v status %d",
+			kind, want.Cause, want.CauseText, want.HTTPStatus, last["cause"], last["cause_txt"], rec.status)
 	}
 }
