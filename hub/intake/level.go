@@ -264,7 +264,9 @@ func (p *probe) offerAt(f map[string]any, path string, a *assessment) {
 }
 
 // runList offers the highest level found at rest in any element of the
-// list at path list.
+// list at path list. Elements whose own status is resolved are skipped, so
+// a cleared critical alert in a group does not raise the level of the
+// warning that still fires.
 func (p *probe) runList(f map[string]any, list, rest string, a *assessment) {
 	v, spelled, ok := lookup(f, list)
 	if !ok {
@@ -278,6 +280,9 @@ func (p *probe) runList(f map[string]any, list, rest string, a *assessment) {
 	for i, item := range items {
 		obj, ok := item.(map[string]any)
 		if !ok {
+			continue
+		}
+		if status, _, ok := lookupText(obj, "status"); ok && classify(status).state == model.StateResolved {
 			continue
 		}
 		raw, inner, ok := lookupText(obj, rest)
