@@ -176,7 +176,7 @@ func (n *Node) refreshHasState() {
 		return
 	}
 	n.hasState.Store(true)
-	if err := n.ml.UpdateNode(5 * time.Second); err != nil {
+	if err := n.ml.UpdateNode(2 * time.Second); err != nil {
 		n.logger.Warn("gossiping new raft state failed", "error", err)
 	}
 }

@@ -407,6 +407,12 @@ func (n *Node) shutdown(leave bool) error {
 
 	if leave {
 		n.leaveRaft()
+	}
+	// Stop the background loops while gossip still runs: a loop may be
+	// waiting in memberlist's UpdateNode, which ignores a shutdown.
+	n.cancel()
+	n.wg.Wait()
+	if leave {
 		if err := n.ml.Leave(2 * time.Second); err != nil {
 			n.logger.Warn("leave gossip failed; other nodes will see this node as failed", "error", err)
 		} else {
@@ -418,8 +424,6 @@ func (n *Node) shutdown(leave bool) error {
 	if err := n.ml.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("stop gossip: %w", err))
 	}
-	n.cancel()
-	n.wg.Wait()
 	n.raft.DeregisterObserver(n.observer)
 	if err := n.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("stop raft: %w", err))
