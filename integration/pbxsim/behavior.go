@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Behaviour kinds. Each produces the events of the Asterisk 20 recording
+// Behavior kinds. Each produces the events of the Asterisk 20 recording
 // named in its comment; KindForRecording maps those file names back.
 const (
 	// KindAnswer rings (180) and answers (200) after AnswerAfter. The
@@ -40,7 +40,7 @@ const (
 	KindAllocationFailure = "allocation-failure"
 )
 
-// Kinds returns every behaviour kind, in a stable order.
+// Kinds returns every behavior kind, in a stable order.
 func Kinds() []string {
 	return []string{
 		KindAnswer, KindBusy, KindDecline, KindNoAnswer, KindTrunk503,
@@ -61,7 +61,7 @@ var recordings = map[string]string{
 	"unallocated-404":   KindUnallocated,
 }
 
-// KindForRecording returns the behaviour kind that reproduces the recording
+// KindForRecording returns the behavior kind that reproduces the recording
 // in the named file (a path or a base name such as "busy-486.json"), and
 // false for a file it does not know.
 func KindForRecording(name string) (string, bool) {
@@ -71,7 +71,7 @@ func KindForRecording(name string) (string, bool) {
 }
 
 // Recordings returns the base names (without .json) of the recordings that
-// KindForRecording knows, sorted.
+// KindForRecording maps, sorted.
 func Recordings() []string {
 	names := make([]string, 0, len(recordings))
 	for name := range recordings {
@@ -81,7 +81,7 @@ func Recordings() []string {
 	return names
 }
 
-// Behavior is what the far end of the trunk does with one call. Every
+// Behavior is the far end of the trunk for one call. Every
 // delay is simulated time: the server multiplies it by Config.TimeScale.
 type Behavior struct {
 	// Kind is one of the Kind constants.
@@ -89,7 +89,7 @@ type Behavior struct {
 	// RingAfter is the delay between the INVITE (the first Dial event)
 	// and the far end's first response: the 180 Ringing, or the final
 	// rejection for busy, decline, trunk-503, unavailable and unallocated.
-	// Zero answers at once, as the recorded SIP user agent did.
+	// Zero responds at once, as the recorded SIP user agent did.
 	RingAfter time.Duration `json:"ring_after,omitempty" yaml:"ring_after"`
 	// AnswerAfter is, for KindAnswer, the delay between the 180 and the
 	// 200 OK. When the originate timeout comes first, the call ends as
@@ -178,7 +178,7 @@ func (b Behavior) Validate() error {
 	return nil
 }
 
-// Rule chooses a behaviour for the dialed numbers it matches.
+// Rule chooses a behavior for the dialed numbers it matches.
 type Rule struct {
 	// Match is an exact number ("+15551234567"), a prefix ending in "*"
 	// ("+1555*"), or "*" for every number. A leading "+" is ignored on
@@ -187,7 +187,7 @@ type Rule struct {
 	Behavior Behavior `json:"behavior" yaml:",inline"`
 }
 
-// Validate reports an empty or malformed match and an invalid behaviour.
+// Validate reports an empty or malformed match and an invalid behavior.
 func (r Rule) Validate() error {
 	if r.Match == "" {
 		return fmt.Errorf("rule with behavior %q: match is empty; use a number, a prefix ending in \"*\", or \"*\"", r.Behavior.Kind)

@@ -4,7 +4,7 @@ import (
 	"time"
 )
 
-// waitOutcome is why a call goroutine stopped waiting.
+// waitOutcome is the reason a call goroutine stopped waiting.
 type waitOutcome int
 
 const (

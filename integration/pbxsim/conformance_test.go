@@ -14,7 +14,7 @@ import (
 	"github.com/ringhook/ringhook/integration/shareddata"
 )
 
-// recordedCall is one recording: the originate answer and the events.
+// recordedCall is one recording: the originate response and the events.
 type recordedCall struct {
 	status int
 	body   map[string]any
@@ -45,7 +45,7 @@ func loadRecording(t *testing.T, path string) recordedCall {
 		}
 	}
 	if rec.status == 0 {
-		t.Fatalf("recording %s has no originate answer", path)
+		t.Fatalf("recording %s has no originate response", path)
 	}
 	return rec
 }

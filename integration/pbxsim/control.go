@@ -12,7 +12,7 @@ import (
 // ControlHandler returns the HTTP control API, for driving a simulator
 // that runs in another process (ringhook pbxsim). It is served apart from
 // ARI, on its own listener, so that it stays reachable while ARI refuses
-// connections, answers slowly or rejects credentials. When token is not
+// connections, responds slowly or rejects credentials. When token is not
 // empty every request needs "Authorization: Bearer <token>".
 //
 //	GET    /sim/behaviors              {"default": Behavior, "rules": [Rule]}

@@ -17,8 +17,8 @@
 // statuses, causes and cause texts. KindForRecording maps each recorded
 // call to its kind.
 //
-// Behaviour that follows Asterisk:
-//   - The originate answers 200 with a Channel in state Down as soon as the
+// Behavior that follows Asterisk:
+//   - The originate request returns 200 with a Channel in state Down as soon as the
 //     channel exists; the outcome arrives only as events. A live channel id
 //     gives 409, a missing or malformed endpoint or a missing app 400, an
 //     unknown technology or KindAllocationFailure 500 {"error":"Allocation failed"},

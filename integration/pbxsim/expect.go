@@ -1,12 +1,12 @@
 package pbxsim
 
-// Expectation is what an application sees for one behaviour kind when the
-// originate timeout is longer than every delay of the behaviour. It
+// Expectation is what an application sees for one behavior kind when the
+// originate timeout is longer than every delay of the behavior. It
 // summarizes the recording the kind reproduces, for tests that classify
 // calls.
 type Expectation struct {
 	Kind string
-	// HTTPStatus is the originate answer: 200, or 500 for an allocation
+	// HTTPStatus is the status of the originate response: 200, or 500 for an allocation
 	// failure (then no event follows).
 	HTTPStatus int
 	// Events are the event types for the channel in order, with an

@@ -22,13 +22,13 @@ type Config struct {
 	// as HTTP Basic auth or as the api_key=user:password query parameter.
 	Username string
 	Password string
-	// Default is the behaviour for numbers that no rule matches. The zero
+	// Default is the behavior for numbers that no rule matches. The zero
 	// value answers at once.
 	Default Behavior
-	// Rules choose a behaviour per dialed number (see Rule).
+	// Rules choose a behavior per dialed number (see Rule).
 	Rules []Rule
 	// FailShare is the share of originated calls, from 0 to 1, that fail
-	// with trunk-503 whatever their rule says, drawn from a random source
+	// with trunk-503 whatever their rule chooses, drawn from a random source
 	// seeded with Seed.
 	FailShare float64
 	Seed      int64
@@ -197,7 +197,7 @@ func (s *Server) Addr() string {
 // Stop simulates Asterisk stopping: it closes the listener and every
 // connection, and ends every channel without sending any event. The
 // address is kept, so Start(s.Addr()) restarts on the same port.
-// Behaviours, credentials and the origination log are kept.
+// Behaviors, credentials and the origination log are kept.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	s.closeListenerLocked()
@@ -237,7 +237,7 @@ func (s *Server) RefuseConnections(refuse bool) error {
 	return nil
 }
 
-// SetSlow delays every ARI HTTP answer, the websocket upgrade included, by
+// SetSlow delays every ARI HTTP response, the websocket upgrade included, by
 // d (real time, not scaled). Zero turns it off.
 func (s *Server) SetSlow(d time.Duration) {
 	s.mu.Lock()
@@ -260,7 +260,7 @@ func (s *Server) SetCredentials(username, password string) {
 	s.username, s.password = username, password
 }
 
-// SetDefault sets the behaviour for numbers that no rule matches.
+// SetDefault sets the behavior for numbers that no rule matches.
 func (s *Server) SetDefault(b Behavior) error {
 	if err := b.Validate(); err != nil {
 		return err
@@ -303,7 +303,7 @@ func (s *Server) RemoveBehavior(match string) bool {
 	return false
 }
 
-// Rules returns the rules and the default behaviour.
+// Rules returns the rules and the default behavior.
 func (s *Server) Rules() (rules []Rule, def Behavior) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -311,7 +311,7 @@ func (s *Server) Rules() (rules []Rule, def Behavior) {
 }
 
 // SetFailShare sets the share of calls, from 0 to 1, that fail with
-// trunk-503 whatever their rule says.
+// trunk-503 whatever their rule chooses.
 func (s *Server) SetFailShare(share float64) error {
 	if share < 0 || share > 1 {
 		return fmt.Errorf("fail share %v is outside 0..1", share)
@@ -322,7 +322,7 @@ func (s *Server) SetFailShare(share float64) error {
 	return nil
 }
 
-// BehaviorFor returns the behaviour a call to number would get now,
+// BehaviorFor returns the behavior a call to number would get now,
 // without drawing from the fail share.
 func (s *Server) BehaviorFor(number string) Behavior {
 	s.mu.Lock()
