@@ -92,14 +92,6 @@ func (g *Gateway) lead(ctx context.Context) {
 		leaderSince: time.Now(),
 		orphanSince: make(map[protocol.CallRef]time.Time),
 	}
-	g.mu.Lock()
-	g.dispatching = true
-	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		g.dispatching = false
-		g.mu.Unlock()
-	}()
 	g.log.Info("dispatcher started; waiting for agents to reconnect", "reconnect_grace", g.cfg.ReconnectGrace.String())
 
 	ticker := time.NewTicker(g.cfg.DispatchInterval)
@@ -226,6 +218,18 @@ func (d *dispatcher) reconcile(ctx context.Context, now time.Time, calls []model
 			delete(d.orphanSince, ref)
 		}
 	}
+
+	// A claim outlives its attempt when the agent names a finished attempt
+	// in Hello.InFlight; it would count against the agent's capacity.
+	g.mu.Lock()
+	for _, s := range g.sessions {
+		for ref := range s.claims {
+			if !live[ref] {
+				delete(s.claims, ref)
+			}
+		}
+	}
+	g.mu.Unlock()
 }
 
 // resolvedSince reports whether the call's endpoint received a resolved

@@ -146,7 +146,6 @@ type Gateway struct {
 	mu           sync.Mutex
 	sessions     map[string]*session // by agent id, guarded by mu
 	nextSession  uint64              // guarded by mu
-	dispatching  bool                // guarded by mu: the leader loop runs
 	shuttingDown bool                // guarded by mu
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ringhook/ringhook/hub/model"
 	"github.com/ringhook/ringhook/protocol"
 )
@@ -169,33 +171,32 @@ func TestDispatchRoundRobin(t *testing.T) {
 	idA, tokA := h.addAgent("pbx-a", "trunk-a")
 	idB, tokB := h.addAgent("pbx-b", "trunk-b")
 	url, _ := h.start(testConfig())
-	a := connectHealthy(t, url, idA, tokA)
-	b := connectHealthy(t, url, idB, tokB)
+	agents := map[string]*testAgent{
+		idA: connectHealthy(t, url, idA, tokA),
+		idB: connectHealthy(t, url, idB, tokB),
+	}
 	waitHealthy(t, h, 2)
 
 	var calls []string
 	for range 4 {
 		calls = append(calls, h.queueCall())
 	}
-	for _, id := range calls {
-		h.waitCall(id, "assigned", func(c model.Call) bool { return c.Status == model.CallAssigned })
-	}
 	perAgent := map[string]int{}
 	for _, id := range calls {
-		perAgent[h.call(id).Attempts[0].AgentID]++
+		agentID, _ := assignedTo(t, h, id, 1, agents)
+		perAgent[agentID]++
 	}
 	if perAgent[idA] != 2 || perAgent[idB] != 2 {
 		t.Errorf("assignments per agent = %v, want 2 each", perAgent)
 	}
-	if n := len(a.assigns()) + len(b.assigns()); n != 4 {
-		t.Errorf("agents received %d assign messages, want 4", n)
-	}
-	for _, as := range append(a.assigns(), b.assigns()...) {
-		if as.ChannelID != protocol.ChannelID(as.CallID, as.Attempt) {
-			t.Errorf("assign channel id = %q, want %q", as.ChannelID, protocol.ChannelID(as.CallID, as.Attempt))
-		}
-		if as.Phone != "+4915112345678" {
-			t.Errorf("assign phone = %q", as.Phone)
+	for _, ag := range agents {
+		for _, as := range ag.assigns() {
+			if as.ChannelID != protocol.ChannelID(as.CallID, as.Attempt) {
+				t.Errorf("assign channel id = %q, want %q", as.ChannelID, protocol.ChannelID(as.CallID, as.Attempt))
+			}
+			if as.Phone != "+4915112345678" {
+				t.Errorf("assign phone = %q, want the member's phone", as.Phone)
+			}
 		}
 	}
 }
@@ -501,5 +502,179 @@ func TestPhoneRingsAtMostMaxAttempts(t *testing.T) {
 	}
 	if len(channels) != model.MaxAttempts {
 		t.Errorf("distinct channel ids = %d, want %d", len(channels), model.MaxAttempts)
+	}
+}
+
+func TestLostLeadershipSendsAgentsAway(t *testing.T) {
+	h := newHarness(t)
+	idA, tokA := h.addAgent("pbx-a", "trunk-a")
+	h.node.leaderURL = "http://127.0.0.1:7701"
+	url, _ := h.start(testConfig())
+	a := connectHealthy(t, url, idA, tokA)
+
+	h.node.leader.Store(false)
+	h.node.changes <- false
+
+	raw := a.waitFor(protocol.TypeNotLeader, nil)
+	var nl protocol.NotLeader
+	if err := json.Unmarshal(raw, &nl); err != nil {
+		t.Fatalf("decode not_leader: %v", err)
+	}
+	if nl.LeaderURL != h.node.leaderURL {
+		t.Errorf("leader URL = %q, want %q", nl.LeaderURL, h.node.leaderURL)
+	}
+	if ce := a.waitClose(); ce.Code != protocol.CloseNotLeader {
+		t.Errorf("close code = %d, want %d", ce.Code, protocol.CloseNotLeader)
+	}
+
+	// Regaining leadership starts the dispatcher again.
+	h.node.leader.Store(true)
+	h.node.changes <- true
+	again := connectHealthy(t, url, idA, tokA)
+	callID := h.queueCall()
+	again.waitAssign(callID, 1)
+}
+
+func TestRefusedAssignmentRetriedElsewhere(t *testing.T) {
+	h := newHarness(t)
+	idA, tokA := h.addAgent("pbx-a", "trunk-a")
+	idB, tokB := h.addAgent("pbx-b", "trunk-b")
+	url, _ := h.start(testConfig())
+	agents := map[string]*testAgent{
+		idA: connectHealthy(t, url, idA, tokA),
+		idB: connectHealthy(t, url, idB, tokB),
+	}
+	waitHealthy(t, h, 2)
+
+	callID := h.queueCall()
+	first, ag := assignedTo(t, h, callID, 1, agents)
+	ag.send(protocol.TypeAssignRefused, protocol.AssignRefused{
+		CallRef: protocol.CallRef{CallID: callID, Attempt: 1}, Code: protocol.CodeARIDown, Message: "ARI websocket reconnecting",
+	})
+	second, _ := assignedTo(t, h, callID, 2, agents)
+	if second == first {
+		t.Errorf("retry went to the refusing agent %s", first)
+	}
+	c := h.call(callID)
+	if !strings.Contains(c.Attempts[0].Error, protocol.CodeARIDown) {
+		t.Errorf("first attempt error %q does not carry the refusal code", c.Attempts[0].Error)
+	}
+}
+
+func TestUnacceptedAssignmentRetried(t *testing.T) {
+	h := newHarness(t)
+	idA, tokA := h.addAgent("pbx-a", "trunk-a")
+	idB, tokB := h.addAgent("pbx-b", "trunk-b")
+	cfg := testConfig()
+	cfg.AckTimeout = time.Second
+	url, _ := h.start(cfg)
+	mute := connectHealthy(t, url, idA, tokA)
+	mute.mu.Lock()
+	mute.autoAccept = false
+	mute.mu.Unlock()
+
+	callID := h.queueCall()
+	mute.waitAssign(callID, 1)
+	b := connectHealthy(t, url, idB, tokB)
+
+	b.waitAssign(callID, 2)
+	mute.waitFor(protocol.TypeCancel, nil)
+	c := h.call(callID)
+	if !strings.Contains(c.Attempts[0].Error, "did not accept") {
+		t.Errorf("first attempt error %q does not say the assignment was not accepted", c.Attempts[0].Error)
+	}
+}
+
+func TestUnhealthyAgentGetsNoCall(t *testing.T) {
+	h := newHarness(t)
+	idA, tokA := h.addAgent("pbx-a", "trunk-a")
+	idB, tokB := h.addAgent("pbx-b", "trunk-b")
+	url, _ := h.start(testConfig())
+
+	down := connect(t, url, idA, tokA, protocol.Hello{Health: protocol.Health{ARIReachable: true, Detail: "ARI events: connection refused"}})
+	down.waitFor(protocol.TypeWelcome, nil)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-down.done:
+				return
+			case <-tick.C:
+				down.sendQuiet(protocol.TypeHeartbeat, protocol.Heartbeat{Health: protocol.Health{ARIReachable: true, Detail: "ARI events: connection refused"}})
+			}
+		}
+	}()
+	up := connectHealthy(t, url, idB, tokB)
+	waitHealthy(t, h, 1)
+
+	for range 3 {
+		callID := h.queueCall()
+		up.waitAssign(callID, 1)
+	}
+	if n := len(down.assigns()); n != 0 {
+		t.Errorf("agent with its ARI websocket down got %d assignments", n)
+	}
+
+	var st AgentStatus
+	for _, s := range h.gateway.AgentHealth() {
+		if s.AgentID == idA {
+			st = s
+		}
+	}
+	if !st.Connected || st.Healthy {
+		t.Errorf("status = %+v, want connected and unhealthy", st)
+	}
+	if !strings.Contains(st.Detail, "websocket down") || !strings.Contains(st.Detail, "connection refused") {
+		t.Errorf("detail %q does not explain the ARI websocket state", st.Detail)
+	}
+	if st.Name != "pbx-a" || st.Trunk != "trunk-a" || st.NodeID != h.node.id {
+		t.Errorf("status identity = %+v", st)
+	}
+}
+
+func TestMetricsCountAttempts(t *testing.T) {
+	h := newHarness(t)
+	idA, tokA := h.addAgent("pbx-a", "trunk-a")
+	reg := prometheus.NewRegistry()
+	cfg := testConfig()
+	cfg.Registerer = reg
+	url, _ := h.startWith(cfg)
+	a := connectHealthy(t, url, idA, tokA)
+
+	callID := h.queueCall()
+	as := a.waitAssign(callID, 1)
+	a.finish(as.CallRef, model.DispositionBusy, false)
+
+	want := map[string]float64{
+		"ringhook_gateway_agents_connected": 1,
+		"ringhook_gateway_agents_healthy":   1,
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetGauge() != nil:
+				got[f.GetName()] = m.GetGauge().GetValue()
+			case m.GetCounter() != nil && len(m.GetLabel()) == 1:
+				got[f.GetName()+"/"+m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				got[f.GetName()+"/count"] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	want["ringhook_gateway_attempts_total/busy"] = 1
+	want["ringhook_gateway_dispatch_latency_seconds/count"] = 1
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+	if _, ok := got["ringhook_gateway_queue_depth"]; !ok {
+		t.Error("queue depth gauge missing")
 	}
 }

@@ -217,9 +217,15 @@ func testConfig() Config {
 // start runs a Gateway on the harness' node behind a real HTTP server.
 func (h *harness) start(cfg Config) (url string, stop func()) {
 	h.t.Helper()
+	cfg.Registerer = prometheus.NewRegistry()
+	return h.startWith(cfg)
+}
+
+// startWith is start with the caller's Registerer.
+func (h *harness) startWith(cfg Config) (url string, stop func()) {
+	h.t.Helper()
 	cfg.Node = h.node
 	cfg.Logger = testLogger(h.t)
-	cfg.Registerer = prometheus.NewRegistry()
 	g := New(cfg)
 	h.gateway = g
 	srv := httptest.NewServer(g.Handler())

@@ -10,8 +10,31 @@ import (
 	"github.com/ringhook/ringhook/raftfsm"
 )
 
-// readLoop handles the agent's messages until the session ends.
+// reportQueue bounds the messages that wait for a session's worker; a full
+// queue stops the read loop until the worker catches up.
+const reportQueue = 256
+
+// readLoop reads the agent's messages until the session ends. Heartbeats
+// are handled here; everything that needs a Raft apply goes to the
+// session's worker, so that a slow apply does not hold back heartbeats and
+// close a healthy session.
 func (g *Gateway) readLoop(s *session) {
+	work := make(chan protocol.Envelope, reportQueue)
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		for env := range work {
+			if s.ctx.Err() != nil {
+				continue
+			}
+			g.handle(s, env)
+		}
+	}()
+	defer func() {
+		close(work)
+		<-workerDone
+	}()
+
 	for {
 		_, data, err := s.conn.Read(s.ctx)
 		if err != nil {
@@ -29,7 +52,15 @@ func (g *Gateway) readLoop(s *session) {
 			g.sendError(s, protocol.CodeBadMessage, err.Error())
 			continue
 		}
-		g.handle(s, env)
+		if env.Type == protocol.TypeHeartbeat {
+			g.handle(s, env)
+			continue
+		}
+		select {
+		case work <- env:
+		case <-s.ctx.Done():
+			return
+		}
 	}
 }
 
