@@ -112,7 +112,7 @@ func TestControlAPI(t *testing.T) {
 	ariRequest(t, s, "POST", originateQuery("PJSIP/+4930123@t", "app1", "c1", 30), testUser, testPass, "")
 	code, body = controlRequest(t, base, "GET", "/sim/originations", "tok", "")
 	var origs []Origination
-	if err := json.Unmarshal([]byte(body), &origs); code != 200 || err != nil || len(origs) != 1 || origs[0].Number != "+4930123" {
+	if err := json.Unmarshal([]byte(body), &origs); code != 200 || err != nil || len(origs) != 1 || origs[0].Number != "+4930123" || origs[0].Timeout != 30*time.Second {
 		t.Errorf("originations = %d %s (%v)", code, body, err)
 	}
 

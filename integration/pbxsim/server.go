@@ -2,6 +2,7 @@ package pbxsim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,7 +55,7 @@ type Origination struct {
 	CallerID   string        `json:"caller_id"`
 	App        string        `json:"app"`
 	AppArgs    string        `json:"app_args"`
-	Timeout    time.Duration `json:"timeout"` // as requested, before TimeScale
+	Timeout    time.Duration `json:"timeout"` // as requested, before TimeScale; 0 for no limit
 	Kind       string        `json:"kind"`
 	Time       time.Time     `json:"time"`
 	HTTPStatus int           `json:"http_status"`
@@ -371,4 +372,51 @@ func (s *Server) slowDown(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// originationJSON is Origination with the timeout as a duration string.
+type originationJSON struct {
+	ChannelID  string    `json:"channel_id"`
+	Endpoint   string    `json:"endpoint"`
+	Number     string    `json:"number"`
+	CallerID   string    `json:"caller_id"`
+	App        string    `json:"app"`
+	AppArgs    string    `json:"app_args"`
+	Timeout    string    `json:"timeout"`
+	Kind       string    `json:"kind"`
+	Time       time.Time `json:"time"`
+	HTTPStatus int       `json:"http_status"`
+	Ended      bool      `json:"ended"`
+	Cause      int       `json:"cause"`
+	CauseText  string    `json:"cause_txt"`
+}
+
+// MarshalJSON writes Timeout as a Go duration string such as "30s"; "0s"
+// means no limit.
+func (o Origination) MarshalJSON() ([]byte, error) {
+	return json.Marshal(originationJSON{
+		ChannelID: o.ChannelID, Endpoint: o.Endpoint, Number: o.Number,
+		CallerID: o.CallerID, App: o.App, AppArgs: o.AppArgs,
+		Timeout: o.Timeout.String(), Kind: o.Kind, Time: o.Time,
+		HTTPStatus: o.HTTPStatus, Ended: o.Ended, Cause: o.Cause, CauseText: o.CauseText,
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (o *Origination) UnmarshalJSON(data []byte) error {
+	var raw originationJSON
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	timeout, err := time.ParseDuration(raw.Timeout)
+	if err != nil {
+		return fmt.Errorf("origination timeout %q is not a duration: %w", raw.Timeout, err)
+	}
+	*o = Origination{
+		ChannelID: raw.ChannelID, Endpoint: raw.Endpoint, Number: raw.Number,
+		CallerID: raw.CallerID, App: raw.App, AppArgs: raw.AppArgs,
+		Timeout: timeout, Kind: raw.Kind, Time: raw.Time,
+		HTTPStatus: raw.HTTPStatus, Ended: raw.Ended, Cause: raw.Cause, CauseText: raw.CauseText,
+	}
+	return nil
 }
