@@ -87,7 +87,7 @@ func TestAdminCRUD(t *testing.T) {
 				return map[string]any{"org_id": f.orgID, "name": "grafana", "scenario_id": f.scenarioID}
 			},
 			replace: func(f fixture, c map[string]any) map[string]any {
-				// A GET answer sent back unchanged but for the name.
+				// A GET response sent back unchanged but for the name.
 				c["name"] = "grafana prod"
 				return c
 			},
@@ -295,7 +295,7 @@ func TestEndpointAlertKeyLifecycle(t *testing.T) {
 	id := created["id"].(string)
 	key, _ := created["alert_key"].(string)
 	if len(key) < 40 || created["alert_key_required"] != true {
-		t.Fatalf("create answer = %v, want a generated key and alert_key_required", created)
+		t.Fatalf("create response = %v, want a generated key and alert_key_required", created)
 	}
 	got := env.mustAdmin(http.StatusOK, "GET", "/endpoints/"+id, nil)
 	if _, ok := got["alert_key"]; ok {
@@ -385,7 +385,7 @@ func TestHashesNeverServed(t *testing.T) {
 	for _, created := range []map[string]any{agent, token} {
 		for _, field := range []string{"alert_key_hash", "token_hash", "hash"} {
 			if _, ok := created[field]; ok {
-				t.Errorf("create answer has %s: %v", field, created)
+				t.Errorf("create response has %s: %v", field, created)
 			}
 		}
 	}

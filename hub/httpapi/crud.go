@@ -30,10 +30,10 @@ type resource[T, In any] struct {
 	put func(obj T, create bool) raftfsm.Command
 	// redact clears the stored hashes, which are never served.
 	redact func(T) T
-	// view returns the JSON answer for an object without its stored hashes;
+	// view returns the JSON response for an object without its stored hashes;
 	// secret is shown once.
 	view func(s *Server, r *http.Request, obj T, secret string) any
-	// listNote returns a note for list answers, or "".
+	// listNote returns a note for list responses, or "".
 	listNote func(s *Server) string
 	// noUpdate leaves out PUT and PATCH.
 	noUpdate bool
@@ -50,7 +50,7 @@ func (res resource[T, In]) register(s *Server, r *mux.Router) {
 	}
 }
 
-// listBody is the answer of every list route.
+// listBody is the response of every list route.
 type listBody struct {
 	Items []any `json:"items"`
 	Count int   `json:"count"`
@@ -175,7 +175,7 @@ func (res resource[T, In]) replace(s *Server, w http.ResponseWriter, r *http.Req
 	res.store(s, w, r, id, obj, false, secret, http.StatusOK)
 }
 
-// store applies the put command and answers with the stored object.
+// store applies the put command and responds with the stored object.
 func (res resource[T, In]) store(s *Server, w http.ResponseWriter, r *http.Request, id string, obj T, create bool, secret string, status int) {
 	ctx, cancel := s.applyContext(r)
 	defer cancel()

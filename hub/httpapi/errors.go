@@ -11,7 +11,7 @@ import (
 	"github.com/ringhook/ringhook/raftfsm"
 )
 
-// Error codes in {"error":{"code":...}} answers.
+// Error codes in {"error":{"code":...}} responses.
 const (
 	CodeUnauthorized     = "unauthorized"
 	CodeInvalidJSON      = "invalid_json"
@@ -33,7 +33,7 @@ const (
 const retryAfterSeconds = 2
 
 // ErrNoLeader is what a Backend returns when no leader appeared in time;
-// the API answers it, like cluster.ErrNoLeader, with 503 and Retry-After.
+// the API maps it, like cluster.ErrNoLeader, to 503 with Retry-After.
 var ErrNoLeader = errors.New("no raft leader")
 
 // apiError is an error with its HTTP status and code.

@@ -145,7 +145,7 @@ func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	return &testEnv{t: t, backend: backend, server: srv, http: ts, baseURL: ts.URL, client: ts.Client(), registry: reg, token: testBootstrapToken}
 }
 
-// response is one HTTP answer with its body.
+// response is one HTTP response with its body.
 type response struct {
 	status int
 	header http.Header
@@ -156,7 +156,7 @@ func (r response) json(t *testing.T) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("answer is not a JSON object: %v: %s", err, r.body)
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
 	}
 	return m
 }
@@ -165,7 +165,7 @@ func (r response) errorCode(t *testing.T) string {
 	t.Helper()
 	e, ok := r.json(t)["error"].(map[string]any)
 	if !ok {
-		t.Fatalf("answer has no error object: %s", r.body)
+		t.Fatalf("response has no error object: %s", r.body)
 	}
 	return e["code"].(string)
 }
@@ -174,7 +174,7 @@ func (r response) errorMessage(t *testing.T) string {
 	t.Helper()
 	e, ok := r.json(t)["error"].(map[string]any)
 	if !ok {
-		t.Fatalf("answer has no error object: %s", r.body)
+		t.Fatalf("response has no error object: %s", r.body)
 	}
 	return e["message"].(string)
 }
@@ -211,7 +211,7 @@ func (e *testEnv) send(method, path string, body any, header map[string]string) 
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	if err != nil {
-		e.t.Fatalf("read answer: %v", err)
+		e.t.Fatalf("read response: %v", err)
 	}
 	return response{status: res.StatusCode, header: res.Header, body: data}
 }

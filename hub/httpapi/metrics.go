@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		intake: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "ringhook",
 			Name:      "intake_duration_seconds",
-			Help:      "Time from receiving a webhook to answering it, including the Raft apply, in seconds.",
+			Help:      "Time from receiving a webhook to writing its response, including the Raft apply, in seconds.",
 			Buckets:   []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}),
 	}

@@ -178,7 +178,7 @@ func schedules() resource[model.Schedule, model.Schedule] {
 				return sc, "", err
 			}
 			if err := oncall.ValidateSchedule(sc); err != nil {
-				return sc, "", newError(http.StatusUnprocessableEntity, CodeInvalid, "invalid schedule: %v", err)
+				return sc, "", newError(http.StatusUnprocessableEntity, CodeInvalid, "%v", err)
 			}
 			sc.ID = id
 			return sc, "", nil
@@ -210,7 +210,7 @@ func scenarios() resource[model.Scenario, model.Scenario] {
 				return sc, "", err
 			}
 			if err := routing.ValidateScenario(sc); err != nil {
-				return sc, "", newError(http.StatusUnprocessableEntity, CodeInvalid, "invalid scenario: %v", err)
+				return sc, "", newError(http.StatusUnprocessableEntity, CodeInvalid, "%v", err)
 			}
 			sc.ID = id
 			return sc, "", nil

@@ -20,7 +20,7 @@ type endpointInput struct {
 	// RemoveAlertKey drops the key requirement on a replace.
 	RemoveAlertKey bool `json:"remove_alert_key,omitempty"`
 	// Read-only fields of EndpointView, accepted and ignored so that a
-	// GET answer can be edited and sent back.
+	// GET response can be edited and sent back.
 	WebhookURL       string `json:"webhook_url,omitempty"`
 	AlertKeyRequired bool   `json:"alert_key_required,omitempty"`
 }
@@ -31,7 +31,7 @@ type EndpointView struct {
 	// WebhookURL is the URL a monitoring tool posts to.
 	WebhookURL       string `json:"webhook_url"`
 	AlertKeyRequired bool   `json:"alert_key_required"`
-	// AlertKey is the new key, in the answer that set it only.
+	// AlertKey is the new key, only in the response that set it.
 	AlertKey string `json:"alert_key,omitempty"`
 }
 
@@ -141,7 +141,7 @@ type agentInput struct {
 // AgentView is an agent as the API serves it.
 type AgentView struct {
 	model.Agent
-	// Token is the agent's token, in the answer that issued it only.
+	// Token is the agent's token, only in the response that issued it.
 	Token string `json:"token,omitempty"`
 	// Health is the gateway's view of the agent, on the leader only.
 	Health *AgentStatus `json:"health,omitempty"`
@@ -205,7 +205,7 @@ type tokenInput struct {
 // TokenView is an admin token as the API serves it.
 type TokenView struct {
 	model.AdminToken
-	// Token is the bearer token, in the create answer only.
+	// Token is the bearer token, only in the create response.
 	Token string `json:"token,omitempty"`
 }
 

@@ -37,8 +37,8 @@ type Backend interface {
 	IsLeader() bool
 	// Leader returns the leader's id and HTTP URL, empty when unknown.
 	Leader() (id, httpURL string)
-	// Ready reports whether the node knows a leader and has applied up to
-	// the commit index.
+	// Ready reports whether the node has a known leader and has applied up
+	// to the commit index.
 	Ready() bool
 	// Status returns the node's view of the cluster: nodes, leader, term
 	// and Raft indexes.
@@ -65,7 +65,7 @@ type Config struct {
 	// AgentHandler serves the agent websocket at /api/agent/v1/connect.
 	AgentHandler http.Handler
 	// InternalHandler serves the cluster's node-to-node API under
-	// /internal/v1/; it sees the full path.
+	// /internal/v1/ and receives the full path.
 	InternalHandler http.Handler
 	Logger          *slog.Logger
 	// Registry receives the API's metrics and serves /metrics. A new
@@ -83,7 +83,7 @@ type Config struct {
 	MaxBodyBytes int64
 	// LeaderWait is how long a write may wait for a leader; set it to the
 	// cluster's leader wait. A write that has not finished LeaderWait plus
-	// ApplyGrace after it started is answered with 503. DefaultLeaderWait
+	// ApplyGrace after it started gets a 503 response. DefaultLeaderWait
 	// when zero.
 	LeaderWait time.Duration
 }

@@ -21,12 +21,12 @@ import (
 // AlertKeyHeader carries an endpoint's alert key.
 const AlertKeyHeader = "X-Alert-Key"
 
-// dummyKeyHash stands in for the stored hash of an endpoint without a key
+// dummyKeyHash replaces the stored hash of an endpoint without a key
 // or of an unknown endpoint, so every webhook does the same comparison.
 var dummyKeyHash = hashSecret("ringhook-no-alert-key")
 
-// WebhookResponse is the 202 answer to a webhook, and, with Preview set,
-// the answer of POST /api/v1/endpoints/{id}/test.
+// WebhookResponse is the 202 response to a webhook, and, with Preview set,
+// the response of POST /api/v1/endpoints/{id}/test.
 type WebhookResponse struct {
 	RequestID string `json:"request_id"`
 	State     string `json:"state"`
@@ -51,9 +51,9 @@ type MatchedRule struct {
 	Name  string `json:"name"`
 }
 
-// PhoneView is one phone's decision as the webhook answer shows it.
+// PhoneView is one phone's decision in the webhook response.
 type PhoneView struct {
-	// Phone is masked in webhook answers.
+	// Phone is masked in webhook responses.
 	Phone  string `json:"phone"`
 	Queued bool   `json:"queued"`
 	CallID string `json:"call_id,omitempty"`
@@ -95,7 +95,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 
 // receiveWebhook checks, parses and applies one webhook. An unknown
 // endpoint goes through the same reading, parsing and key comparison as a
-// known one before it is rejected, so the answer time does not tell them
+// known one before it is rejected, so the response time does not tell them
 // apart.
 func (s *Server) receiveWebhook(r *http.Request, endpointID, requestID string) (*WebhookResponse, error) {
 	body, err := readBody(r, s.cfg.MaxBodyBytes)

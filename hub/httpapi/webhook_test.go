@@ -52,7 +52,7 @@ func TestWebhookAlertmanagerQueuesCall(t *testing.T) {
 		t.Errorf("phone = %v, want the masked %s", p["phone"], phone.Mask(f.phone))
 	}
 	if strings.Contains(string(res.body), f.phone) {
-		t.Errorf("webhook answer contains the full phone number: %s", res.body)
+		t.Errorf("webhook response contains the full phone number: %s", res.body)
 	}
 	if p["queued"] != true || p["reason"] != model.ReasonQueued {
 		t.Errorf("phone decision = %v, want queued", p)
@@ -272,7 +272,7 @@ func TestEndpointTestPreviewStoresNothing(t *testing.T) {
 	}
 	body := res.json(t)
 	if body["preview"] != true || body["outcome"] != model.OutcomeQueued {
-		t.Errorf("preview answer = %s", res.body)
+		t.Errorf("preview response = %s", res.body)
 	}
 	p := body["phones"].([]any)[0].(map[string]any)
 	if p["phone"] != f.phone {
