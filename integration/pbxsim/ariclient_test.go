@@ -107,7 +107,7 @@ func TestNativeClientErrorCodes(t *testing.T) {
 		t.Errorf("allocation failure code = %d (%v), want 500", code, err)
 	}
 
-	req := ari.OriginateRequest{Endpoint: "PJSIP/+15551@trunk", App: "native-errors", ChannelID: "c-dup", Timeout: 60}
+	req := ari.OriginateRequest{Endpoint: "PJSIP/+15551@trunk", App: "native-errors", ChannelID: "c-dup", Timeout: 3000}
 	if _, err := cl.Channel().Originate(nil, req); err != nil {
 		t.Fatalf("first originate: %v", err)
 	}

@@ -115,11 +115,12 @@ func TestOriginateErrors(t *testing.T) {
 		}
 	}
 
-	first := ariRequest(t, s, "POST", originateQuery("PJSIP/+15551@t", "a", "dup-1", 10), testUser, testPass, "")
+	// A 600 s timeout (12 s scaled) keeps the channel alive for the 409.
+	first := ariRequest(t, s, "POST", originateQuery("PJSIP/+15551@t", "a", "dup-1", 600), testUser, testPass, "")
 	if first.status != 200 {
 		t.Fatalf("first originate status = %d", first.status)
 	}
-	dup := ariRequest(t, s, "POST", originateQuery("PJSIP/+15551@t", "a", "dup-1", 10), testUser, testPass, "")
+	dup := ariRequest(t, s, "POST", originateQuery("PJSIP/+15551@t", "a", "dup-1", 600), testUser, testPass, "")
 	if dup.status != 409 {
 		t.Errorf("duplicate channel id status = %d, body %s; want 409", dup.status, dup.body)
 	}
@@ -230,8 +231,9 @@ func TestEmitUnknownEvent(t *testing.T) {
 }
 
 func TestDropWebsocketsLosesEventsInGap(t *testing.T) {
-	// Ringing lasts 200 ms of real time; the answer comes after it.
-	s := startSim(t, Config{Default: Behavior{Kind: KindAnswer, AnswerAfter: 10 * time.Second}})
+	// The phone rings for 3 s of real time, so the websockets are dropped
+	// before the answer even on a loaded machine.
+	s := startSim(t, Config{Default: Behavior{Kind: KindAnswer, AnswerAfter: 3 * time.Second}, TimeScale: 1})
 	events := dialEvents(t, s, "app1")
 
 	ariRequest(t, s, "POST", originateQuery("PJSIP/+15551@t", "app1", "c1", 60), testUser, testPass, "")
