@@ -168,15 +168,15 @@ func (d *dispatcher) reconcile(ctx context.Context, now time.Time, calls []model
 		g.mu.Lock()
 		s := g.sessions[a.AgentID]
 		var cl claim
-		held := false
+		claimed := false
 		if s != nil && !s.closed {
 			if c := s.claims[ref]; c != nil {
-				cl, held = *c, true
+				cl, claimed = *c, true
 			}
 		}
 		g.mu.Unlock()
 
-		if !held {
+		if !claimed {
 			since, seen := d.orphanSince[ref]
 			if !seen {
 				since = now

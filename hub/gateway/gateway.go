@@ -1,7 +1,7 @@
 // Package gateway keeps the agents' websocket sessions, tracks agent health
 // in the leader's memory and runs the dispatcher that hands queued calls to
-// agents. Sessions and dispatch live on the Raft leader only; a follower
-// sends a connecting agent to the leader. Every assignment and every agent
+// agents. Sessions and dispatch live on the Raft leader only, and a
+// follower sends a connecting agent to the leader. Every assignment and every agent
 // report goes through Raft before the hub acts on it or acknowledges it.
 //
 // DESIGN.md beside this file gives the reasons and the retry bounds.
@@ -20,7 +20,7 @@ import (
 	"github.com/ringhook/ringhook/raftfsm"
 )
 
-// Backend is the part of the cluster node that the gateway uses;
+// Backend is the part of the cluster node that the gateway uses.
 // *cluster.Node implements it.
 type Backend interface {
 	ID() string
@@ -35,7 +35,7 @@ type Backend interface {
 	Leader() (id, httpURL string)
 }
 
-// State is the part of the replicated state that the gateway reads;
+// State is the part of the replicated state that the gateway reads.
 // *raftfsm.FSM implements it.
 type State interface {
 	GetAgent(id string) (model.Agent, error)
@@ -80,7 +80,7 @@ type Config struct {
 	// and how long an attempt whose agent vanished waits to be reclaimed.
 	// Default: two heartbeat intervals.
 	ReconnectGrace time.Duration
-	// AckTimeout is how long an agent may take to answer Assign with
+	// AckTimeout is how long an agent may take to reply to Assign with
 	// AssignAccepted or AssignRefused.
 	AckTimeout time.Duration
 	// NoAgentWait is how long a queued call waits for a healthy agent with
@@ -140,7 +140,7 @@ type Gateway struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	// wake asks the dispatcher for a pass; buffered, sends never block.
+	// wake requests a dispatcher pass. It is buffered, so sends never block.
 	wake chan struct{}
 
 	mu           sync.Mutex
@@ -175,7 +175,7 @@ func (g *Gateway) Handler() http.Handler {
 	return mux
 }
 
-// ConnectPath is where agents open their websocket.
+// ConnectPath is the path of the agents' websocket endpoint.
 const ConnectPath = "/api/agent/v1/connect"
 
 func (g *Gateway) poke() {

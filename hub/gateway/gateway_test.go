@@ -202,7 +202,7 @@ func TestDispatchRoundRobin(t *testing.T) {
 }
 
 // waitHealthy waits until n agents are healthy on the newest gateway, so
-// that the dispatcher sees them all when the test queues calls.
+// that the dispatcher can choose among them all when the test queues calls.
 func waitHealthy(t *testing.T, h *harness, n int) {
 	t.Helper()
 	deadline := time.Now().Add(waitDeadline)

@@ -252,7 +252,7 @@ type testAgent struct {
 	t    *testing.T
 	id   string
 	conn *websocket.Conn
-	// autoAccept answers every Assign with AssignAccepted.
+	// autoAccept makes the agent reply to every Assign with AssignAccepted.
 	autoAccept bool
 
 	mu       sync.Mutex
@@ -485,11 +485,18 @@ func (a *testAgent) waitClose() websocket.CloseError {
 // finish reports an attempt's outcome and waits for its Ack.
 func (a *testAgent) finish(ref protocol.CallRef, disposition string, retryable bool) string {
 	a.t.Helper()
-	reportID := uuid.NewString()
-	a.send(protocol.TypeFinished, protocol.Finished{
-		ReportID: reportID, CallRef: ref, Disposition: disposition, Retryable: retryable,
-		At: time.Now().UTC(), Error: map[bool]string{true: "trunk returned 503"}[disposition == model.DispositionFailed],
-	})
+	report := protocol.Finished{
+		ReportID:    uuid.NewString(),
+		CallRef:     ref,
+		Disposition: disposition,
+		Retryable:   retryable,
+		At:          time.Now().UTC(),
+	}
+	if disposition == model.DispositionFailed {
+		report.Error = "trunk returned 503"
+	}
+	reportID := report.ReportID
+	a.send(protocol.TypeFinished, report)
 	a.waitAck(reportID)
 	return reportID
 }

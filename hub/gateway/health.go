@@ -7,7 +7,7 @@ import (
 	"github.com/ringhook/ringhook/protocol"
 )
 
-// AgentStatus is one agent's health as the leader sees it, for the admin API.
+// AgentStatus is one agent's health as the leader tracks it, for the admin API.
 type AgentStatus struct {
 	AgentID   string `json:"agent_id"`
 	Name      string `json:"name"`
@@ -17,8 +17,8 @@ type AgentStatus struct {
 	// LastHeartbeat is when the agent last sent a message; zero when it is
 	// not connected.
 	LastHeartbeat time.Time `json:"last_heartbeat,omitzero"`
-	// Detail says why the agent is not healthy, or repeats the agent's own
-	// detail.
+	// Detail is the reason the agent is not healthy, or the agent's own
+	// detail when it is.
 	Detail      string `json:"detail,omitempty"`
 	ActiveCalls int    `json:"active_calls"`
 	MaxCalls    int    `json:"max_calls"`

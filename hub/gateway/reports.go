@@ -14,10 +14,10 @@ import (
 // queue stops the read loop until the worker catches up.
 const reportQueue = 256
 
-// readLoop reads the agent's messages until the session ends. Heartbeats
-// are handled here; everything that needs a Raft apply goes to the
-// session's worker, so that a slow apply does not hold back heartbeats and
-// close a healthy session.
+// readLoop reads the agent's messages until the session ends. It handles
+// heartbeats itself and queues every other message for the session's
+// worker. A slow Raft apply then cannot hold back heartbeats and get a
+// healthy session closed.
 func (g *Gateway) readLoop(s *session) {
 	work := make(chan protocol.Envelope, reportQueue)
 	workerDone := make(chan struct{})
@@ -263,8 +263,8 @@ func (g *Gateway) onFinished(s *session, m protocol.Finished) {
 		g.ack(s, m.ReportID)
 		return
 	case attemptDone(a):
-		// Also the case for an attempt the hub declared lost while the
-		// agent was away: the first recorded outcome stands.
+		// This includes an attempt that the hub declared lost while the
+		// agent was away. The first recorded outcome is kept.
 		if a.Disposition != m.Disposition {
 			log.Warn("finished report for an attempt already recorded with another outcome",
 				"recorded", a.Disposition, "reported", m.Disposition)

@@ -21,8 +21,8 @@ import (
 	"github.com/ringhook/ringhook/raftfsm"
 )
 
-// maxMessageSize bounds one agent message; a Finished report carries the
-// raw ARI events of its channel.
+// maxMessageSize bounds one agent message. It is large because a Finished
+// report carries the raw ARI events of its channel.
 const maxMessageSize = 4 << 20
 
 // claim is an attempt that an agent's current session holds: the hub sent
@@ -71,8 +71,7 @@ func (s *session) send(timeout time.Duration, msgType string, payload any) error
 	return nil
 }
 
-// close ends the session with a close code and reason; later calls do
-// nothing. It waits for the close handshake, so callers that must not
+// close ends the session with a close code and reason, once. It waits for the close handshake, so callers that must not
 // block run it in a goroutine.
 func (s *session) close(code websocket.StatusCode, reason string) {
 	s.closeOnce.Do(func() {
@@ -84,7 +83,7 @@ func (s *session) close(code websocket.StatusCode, reason string) {
 	})
 }
 
-// errUnauthorized is returned by authenticate; its text goes to the agent.
+// errUnauthorized marks authentication failures; their text goes to the agent.
 var errUnauthorized = errors.New("unauthorized")
 
 // authenticate checks an "Authorization: Bearer rha_<agent_id>_<secret>"
@@ -148,7 +147,7 @@ func (g *Gateway) serveConnect(w http.ResponseWriter, r *http.Request) {
 
 	if !g.node.IsLeader() {
 		_, leaderURL := g.node.Leader()
-		g.refuseFollower(r.Context(), conn, leaderURL)
+		g.redirectFollower(r.Context(), conn, leaderURL)
 		log.Info("sent agent to the leader", "leader_url", leaderURL)
 		return
 	}
@@ -195,24 +194,24 @@ func (g *Gateway) readHello(ctx context.Context, conn *websocket.Conn, agent mod
 		err = protocol.DecodePayload(env, &hello)
 	}
 	if err != nil {
-		g.refuse(ctx, conn, protocol.CloseProtocolError, protocol.CodeBadMessage, err.Error())
+		g.reject(ctx, conn, protocol.CloseProtocolError, protocol.CodeBadMessage, err.Error())
 		return protocol.Hello{}, err
 	}
 
 	if hello.AgentID != agent.ID {
 		msg := fmt.Sprintf("hello names agent %q but the token belongs to agent %q", hello.AgentID, agent.ID)
-		g.refuse(ctx, conn, protocol.CloseUnauthorized, protocol.CodeUnauthorized, msg)
+		g.reject(ctx, conn, protocol.CloseUnauthorized, protocol.CodeUnauthorized, msg)
 		return protocol.Hello{}, errors.New(msg)
 	}
 
 	if code, msg := checkVersion(hello.ProtocolVersion); code != "" {
-		g.refuse(ctx, conn, protocol.CloseIncompatibleVersion, code, msg)
+		g.reject(ctx, conn, protocol.CloseIncompatibleVersion, code, msg)
 		return protocol.Hello{}, fmt.Errorf("incompatible protocol version %d: %s", hello.ProtocolVersion, msg)
 	}
 	return hello, nil
 }
 
-// checkVersion returns an error code and a message that says what to
+// checkVersion returns an error code and a message that names the side to
 // upgrade, or empty strings when the version is accepted.
 func checkVersion(v int) (code, msg string) {
 	switch {
@@ -228,9 +227,9 @@ func checkVersion(v int) (code, msg string) {
 	return "", ""
 }
 
-// refuse sends Error and closes. A close reason is at most 123 bytes, so
+// reject sends Error and closes. A close reason is at most 123 bytes, so
 // the full text goes in the Error message.
-func (g *Gateway) refuse(ctx context.Context, conn *websocket.Conn, closeCode websocket.StatusCode, code, msg string) {
+func (g *Gateway) reject(ctx context.Context, conn *websocket.Conn, closeCode websocket.StatusCode, code, msg string) {
 	if data, err := protocol.Encode(protocol.TypeError, protocol.Error{Code: code, Message: msg}); err == nil {
 		wctx, cancel := context.WithTimeout(ctx, g.cfg.WriteTimeout)
 		_ = conn.Write(wctx, websocket.MessageText, data)
@@ -239,7 +238,7 @@ func (g *Gateway) refuse(ctx context.Context, conn *websocket.Conn, closeCode we
 	_ = conn.Close(closeCode, closeReason(msg))
 }
 
-func (g *Gateway) refuseFollower(ctx context.Context, conn *websocket.Conn, leaderURL string) {
+func (g *Gateway) redirectFollower(ctx context.Context, conn *websocket.Conn, leaderURL string) {
 	if data, err := protocol.Encode(protocol.TypeNotLeader, protocol.NotLeader{LeaderURL: leaderURL}); err == nil {
 		wctx, cancel := context.WithTimeout(ctx, g.cfg.WriteTimeout)
 		_ = conn.Write(wctx, websocket.MessageText, data)
