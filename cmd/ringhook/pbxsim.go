@@ -17,6 +17,10 @@ func init() {
 	register("pbxsim", "run a simulated Asterisk ARI server for tests and demos", runPBXSim)
 }
 
+// runPBXSim serves a simulated ARI until ctx is cancelled. Once both
+// listeners are up it prints two lines to stdout, "ari_url=http://host:port"
+// (without /ari) and "control_url=http://host:port" (the /sim/ control API),
+// so that a parent process can pass port 0 and read the ports back.
 func runPBXSim(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pbxsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)

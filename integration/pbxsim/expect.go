@@ -1,9 +1,9 @@
 package pbxsim
 
-// Expectation is what an application sees for one behavior kind when the
-// originate timeout is longer than every delay of the behavior. It
-// summarizes the recording the kind reproduces, for tests that classify
-// calls.
+// Expectation is the events and outcome an application receives for one
+// behavior kind, when the originate timeout is longer than every delay of
+// the behavior. It summarizes the recording the kind reproduces, for tests
+// that classify calls.
 type Expectation struct {
 	Kind string
 	// HTTPStatus is the status of the originate response: 200, or 500 for an allocation
