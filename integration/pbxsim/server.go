@@ -231,6 +231,9 @@ func (s *Server) RefuseConnections(refuse bool) error {
 		s.logger.Info("pbxsim: refusing connections", "addr", s.addr)
 		return nil
 	}
+	if s.addr == "" {
+		return errors.New("pbxsim: not started, so there is no address to listen on again; call Start")
+	}
 	if err := s.listenLocked(s.addr); err != nil {
 		return err
 	}
