@@ -59,7 +59,9 @@ func (g *Gateway) Run(ctx context.Context) {
 			return
 		case leader, ok := <-changes:
 			if !ok {
+				// The node shut down; it leads no more.
 				changes = nil
+				loseLeadership()
 				continue
 			}
 			if leader {
@@ -103,6 +105,8 @@ func (g *Gateway) lead(ctx context.Context) {
 		d.pass(ctx)
 		select {
 		case <-ctx.Done():
+			// Only the leader counts the queue.
+			g.metrics.queueDepth.Set(0)
 			g.log.Info("dispatcher stopped")
 			return
 		case <-changed:
