@@ -102,6 +102,10 @@ func (e *OriginateError) Unwrap() error {
 	return e.Err
 }
 
+// staleDialWait bounds the wait for the library's redial on shutdown; the
+// library redials 10 ms after a read error and then once a second.
+const staleDialWait = 5 * time.Second
+
 // Driver is one ARI connection.
 type Driver struct {
 	cfg    Config
@@ -254,12 +258,35 @@ func (d *Driver) shutdown() {
 	for _, c := range calls {
 		c.Close()
 	}
-	d.relay.close()
+	if cl != nil {
+		d.retireClient()
+	}
 	// The library's bus is not safe against a Close that races a
 	// subscription's Cancel, so every subscriber stops first.
 	d.workers.Wait()
 	if cl != nil {
 		cl.Close()
+	}
+	d.relay.close()
+}
+
+// retireClient makes the library's reconnect loop drop its websocket and
+// wait for the next redial at the relay before the client is closed.
+// Client.Close in v5.3.1 writes an unguarded flag that the reconnect loop
+// writes when its websocket ends. Once that loop has redialed and got 410,
+// it only sleeps and redials, so Close no longer races with it. The redial
+// also orders the loop's earlier writes before Close for the race
+// detector, which treats socket I/O as synchronization.
+func (d *Driver) retireClient() {
+	select {
+	case <-d.relay.staleDial:
+	default:
+	}
+	d.relay.newSession()
+	select {
+	case <-d.relay.staleDial:
+	case <-time.After(staleDialWait):
+		d.logger.Warn("the ARI library did not redial after its session was retired; closing it anyway")
 	}
 }
 

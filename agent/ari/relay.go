@@ -57,6 +57,10 @@ type relay struct {
 
 	dropped atomic.Int64
 
+	// staleDial receives (coalesced) when an event websocket dial of a
+	// retired session arrives. See Driver.shutdown.
+	staleDial chan struct{}
+
 	mu         sync.Mutex
 	originates map[string]OriginateAnswer
 	current    *websocket.Conn // downstream connection of the live session
@@ -74,6 +78,7 @@ func startRelay(r *relay) error {
 		return fmt.Errorf("start the ARI relay on 127.0.0.1: %w", err)
 	}
 	r.addr = ln.Addr().String()
+	r.staleDial = make(chan struct{}, 1)
 	r.originates = map[string]OriginateAnswer{}
 	r.server = &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -126,6 +131,12 @@ func (r *relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	num, path, ok := strings.Cut(rest, "/")
 	n, err := strconv.ParseInt(num, 10, 64)
 	if !ok || err != nil || n != r.session.Load() {
+		if path == "ari/events" {
+			select {
+			case r.staleDial <- struct{}{}:
+			default:
+			}
+		}
 		http.Error(w, `{"message":"stale ARI client session"}`, http.StatusGone)
 		return
 	}
