@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -191,6 +193,15 @@ func (res resource[T, In]) store(s *Server, w http.ResponseWriter, r *http.Reque
 			return
 		}
 	}
+	want, _ := json.Marshal(stored)
+	s.awaitLocal(func() bool {
+		local, err := res.get(s.backend.FSM(), id)
+		if err != nil {
+			return false
+		}
+		got, _ := json.Marshal(local)
+		return bytes.Equal(got, want)
+	})
 	s.log.Info("admin object stored", "kind", res.name, "id", id, "create", create, "node_id", s.backend.ID())
 	writeJSON(w, status, res.view(s, r, stored, secret))
 }
@@ -204,6 +215,10 @@ func (res resource[T, In]) handleDelete(s *Server) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
+		s.awaitLocal(func() bool {
+			_, err := res.get(s.backend.FSM(), id)
+			return errors.Is(err, raftfsm.ErrNotFound)
+		})
 		s.log.Info("admin object deleted", "kind", res.name, "id", id, "node_id", s.backend.ID())
 		w.WriteHeader(http.StatusNoContent)
 	}

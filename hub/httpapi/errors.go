@@ -32,8 +32,9 @@ const (
 // the cluster's timings usually ends within a few seconds.
 const retryAfterSeconds = 2
 
-// ErrNoLeader is what a Backend returns when no leader appeared in time;
-// the API maps it, like cluster.ErrNoLeader, to 503 with Retry-After.
+// ErrNoLeader is the error a Backend other than *cluster.Node returns when
+// no leader appeared in time. The API maps it, like cluster.ErrNoLeader, to
+// 503 with Retry-After.
 var ErrNoLeader = errors.New("no raft leader")
 
 // apiError is an error with its HTTP status and code.

@@ -197,6 +197,7 @@ func (e *testEnv) send(method, path string, body any, header map[string]string) 
 		}
 		reader = bytes.NewReader(data)
 	}
+
 	req, err := http.NewRequest(method, e.baseURL+path, reader)
 	if err != nil {
 		e.t.Fatalf("build request: %v", err)
@@ -204,6 +205,7 @@ func (e *testEnv) send(method, path string, body any, header map[string]string) 
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+
 	res, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
