@@ -307,6 +307,7 @@ func (g *Gateway) register(agent model.Agent, hello protocol.Hello, conn *websoc
 	s.log.Info("agent session started",
 		"protocol_version", hello.ProtocolVersion,
 		"software_version", hello.SoftwareVersion,
+		"ari_application", hello.Application,
 		"in_flight", len(hello.InFlight),
 		"ari_reachable", hello.Health.ARIReachable,
 		"ari_websocket_up", hello.Health.ARIWebsocketUp)
