@@ -5,6 +5,8 @@ package retention
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -54,7 +56,9 @@ func (p *Pruner) Run(ctx context.Context) {
 	}
 }
 
-// PruneOnce proposes one Prune of everything older than MaxAge.
+// PruneOnce proposes Prune commands for everything older than MaxAge. One
+// command deletes at most raftfsm.PruneLimit records of each kind, so it
+// proposes again while the answer asks for more, up to maxRounds times.
 func (p *Pruner) PruneOnce(ctx context.Context) error {
 	maxAge := p.MaxAge
 	if maxAge <= 0 {
@@ -70,12 +74,44 @@ func (p *Pruner) PruneOnce(ctx context.Context) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var total raftfsm.PruneResult
+	for round := 1; round <= maxRounds; round++ {
+		result, err := p.proposeOne(ctx, before)
+		if err != nil {
+			logger.Warn("prune failed; retrying at the next interval", "before", before, "round", round, "error", err)
+			return err
+		}
+		total.Requests += result.Requests
+		total.Calls += result.Calls
+		total.Proposals += result.Proposals
+		total.Counters += result.Counters
+		if !result.More {
+			break
+		}
+		if round == maxRounds {
+			logger.Warn("prune stopped with records left; the next interval continues", "before", before, "rounds", round)
+		}
+	}
+	logger.Info("pruned old requests and calls", "before", before, "requests", total.Requests, "calls", total.Calls)
+	return nil
+}
+
+// maxRounds bounds the Prune commands of one PruneOnce, so that a large
+// backlog is worked off over several intervals without monopolizing the log.
+const maxRounds = 50
+
+func (p *Pruner) proposeOne(ctx context.Context, before time.Time) (raftfsm.PruneResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := p.Node.Apply(ctx, &raftfsm.Prune{Before: before}); err != nil {
-		logger.Warn("prune failed; retrying at the next interval", "before", before, "error", err)
-		return err
+	resp, err := p.Node.Apply(ctx, &raftfsm.Prune{Before: before})
+	if err != nil {
+		return raftfsm.PruneResult{}, err
 	}
-	logger.Info("pruned old requests and calls", "before", before)
-	return nil
+	var result raftfsm.PruneResult
+	if resp != nil && len(resp.Object) > 0 {
+		if err := json.Unmarshal(resp.Object, &result); err != nil {
+			return raftfsm.PruneResult{}, fmt.Errorf("decode prune result: %w", err)
+		}
+	}
+	return result, nil
 }
