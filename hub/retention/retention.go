@@ -58,7 +58,7 @@ func (p *Pruner) Run(ctx context.Context) {
 
 // PruneOnce proposes Prune commands for everything older than MaxAge. One
 // command deletes at most raftfsm.PruneLimit records of each kind, so it
-// proposes again while the answer asks for more, up to maxRounds times.
+// proposes again while the response sets More, up to maxRounds times.
 func (p *Pruner) PruneOnce(ctx context.Context) error {
 	maxAge := p.MaxAge
 	if maxAge <= 0 {

@@ -93,18 +93,18 @@ type leaderApplier struct{ *fsmtest.Applier }
 
 func (leaderApplier) IsLeader() bool { return true }
 
-// scriptedNode answers Prune commands with a scripted More flag and
+// scriptedNode responds to Prune commands with a scripted More flag and
 // records what was proposed.
 type scriptedNode struct {
 	mu        sync.Mutex
 	leader    bool
 	more      []bool
 	proposed  []time.Time
-	leaderAsk atomic.Int64
+	leaderChecks atomic.Int64
 }
 
 func (n *scriptedNode) IsLeader() bool {
-	n.leaderAsk.Add(1)
+	n.leaderChecks.Add(1)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.leader
@@ -148,7 +148,7 @@ func TestPruneOnceRepeatsWhileMore(t *testing.T) {
 	}
 	got := node.proposals()
 	if len(got) != 3 {
-		t.Fatalf("proposed %d Prune commands, want 3 (two answers asked for more)", len(got))
+		t.Fatalf("proposed %d Prune commands, want 3 (two responses set More)", len(got))
 	}
 	for i, before := range got {
 		if want := now.Add(-time.Hour); !before.Equal(want) {
@@ -186,7 +186,7 @@ func TestRunProposesOnlyWhileLeader(t *testing.T) {
 		<-done
 	}()
 
-	waitFor(t, "three ticks as follower", func() bool { return node.leaderAsk.Load() >= 3 })
+	waitFor(t, "three ticks as follower", func() bool { return node.leaderChecks.Load() >= 3 })
 	if n := len(node.proposals()); n != 0 {
 		t.Fatalf("follower proposed %d Prune commands, want 0", n)
 	}
@@ -196,8 +196,8 @@ func TestRunProposesOnlyWhileLeader(t *testing.T) {
 
 	node.setLeader(false)
 	settled := len(node.proposals())
-	asked := node.leaderAsk.Load()
-	waitFor(t, "three more ticks as follower", func() bool { return node.leaderAsk.Load() >= asked+3 })
+	asked := node.leaderChecks.Load()
+	waitFor(t, "three more ticks as follower", func() bool { return node.leaderChecks.Load() >= asked+3 })
 	// One tick may have read IsLeader before the switch and proposed after it.
 	if n := len(node.proposals()); n > settled+1 {
 		t.Fatalf("after losing leadership: %d proposals, want at most %d", n, settled+1)
