@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/ringhook/ringhook/hub/model"
 	"github.com/ringhook/ringhook/hub/phone"
+	"github.com/ringhook/ringhook/integration/shareddata"
 	"github.com/ringhook/ringhook/raftfsm"
 	"github.com/ringhook/ringhook/raftfsm/fsmtest"
 )
@@ -380,5 +384,67 @@ func BenchmarkWebhook(b *testing.B) {
 		if rec.Code != http.StatusAccepted {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
+	}
+}
+
+// recordedPayload is one recorded webhook request with the state and
+// severity the hub must read from it.
+type recordedPayload struct {
+	Request struct {
+		Method      string  `json:"method"`
+		ContentType *string `json:"content_type"`
+		Query       string  `json:"query"`
+		Body        string  `json:"body"`
+	} `json:"request"`
+	Expected struct {
+		State    string  `json:"state"`
+		Severity *string `json:"severity"`
+	} `json:"expected"`
+}
+
+func TestWebhookRecordedPayloads(t *testing.T) {
+	dir := shareddata.Dir(t, "payloads")
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no payload files in %s: %v", dir, err)
+	}
+	env := newEnv(t)
+	f := env.setup(nil)
+
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p recordedPayload
+			if err := json.Unmarshal(data, &p); err != nil {
+				t.Fatalf("decode %s: %v", file, err)
+			}
+			header := map[string]string{}
+			if p.Request.ContentType != nil {
+				header["Content-Type"] = *p.Request.ContentType
+			}
+			path := "/api/wh/" + f.endpointID
+			if p.Request.Query != "" {
+				path += "?" + p.Request.Query
+			}
+
+			res := env.send(p.Request.Method, path, p.Request.Body, header)
+			if res.status != http.StatusAccepted {
+				t.Fatalf("status %d, want 202: %s", res.status, res.body)
+			}
+			body := res.json(t)
+			if body["state"] != p.Expected.State {
+				t.Errorf("state = %v, want %s", body["state"], p.Expected.State)
+			}
+			if p.Expected.Severity == nil {
+				if body["severity"] != nil {
+					t.Errorf("severity = %v, want null", body["severity"])
+				}
+			} else if body["severity"] != *p.Expected.Severity {
+				t.Errorf("severity = %v, want %s", body["severity"], *p.Expected.Severity)
+			}
+		})
 	}
 }
