@@ -644,3 +644,20 @@ type healthFor struct{ id string }
 func (h healthFor) AgentHealth() []AgentStatus {
 	return []AgentStatus{{AgentID: h.id, Connected: true, Healthy: true}}
 }
+
+func TestDeleteConflict(t *testing.T) {
+	env := newEnv(t)
+	f := env.setup(nil)
+
+	res := env.admin("DELETE", "/organizations/"+f.orgID, nil)
+	if res.status != http.StatusConflict {
+		t.Fatalf("deleting an organization with members: status %d, want 409: %s", res.status, res.body)
+	}
+	if code := res.errorCode(t); code != CodeConflict {
+		t.Errorf("code = %q, want %q", code, CodeConflict)
+	}
+	if msg := res.errorMessage(t); !strings.Contains(msg, "delete them first") {
+		t.Errorf("message %q does not say what to do", msg)
+	}
+	env.mustAdmin(http.StatusOK, "GET", "/organizations/"+f.orgID, nil)
+}
