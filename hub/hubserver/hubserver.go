@@ -143,7 +143,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			logger.Error("HTTP server stopped", "error", err)
 		}
 	})
-	logger.Info("hub node started", "http_url", baseURL, "raft_addr", cfg.Cluster.RaftAdvertise, "gossip_addr", cfg.Cluster.GossipAdvertise)
+	// The advertised addresses default to the bind addresses inside cluster.Start,
+	// which works on its own copy of the config.
+	raftAddr, gossipAddr := cfg.Cluster.RaftAdvertise, cfg.Cluster.GossipAdvertise
+	if raftAddr == "" {
+		raftAddr = cfg.Cluster.RaftBind
+	}
+	if gossipAddr == "" {
+		gossipAddr = cfg.Cluster.GossipBind
+	}
+	logger.Info("hub node started", "http_url", baseURL, "raft_addr", raftAddr, "gossip_addr", gossipAddr)
 	return s, nil
 }
 
