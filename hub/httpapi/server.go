@@ -139,6 +139,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
+	// A cleaned path would be a 301 redirect, and some tools follow a
+	// redirected POST as a GET without the body.
+	r.SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		// gorilla/mux v1.8.1 reports a method mismatch inside a subrouter
 		// as not found, so the methods are tried here.

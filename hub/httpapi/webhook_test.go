@@ -90,11 +90,23 @@ func TestWebhookTrailingPathAndQuery(t *testing.T) {
 	}
 	body := res.json(t)
 	stored := env.mustAdmin(http.StatusOK, "GET", "/requests/"+body["request_id"].(string), nil)
+
 	if stored["method"] != "GET" {
 		t.Errorf("method = %v, want GET", stored["method"])
 	}
 	if stored["query"] != "severity=critical&msg=disk" {
 		t.Errorf("query = %v, want the raw query", stored["query"])
+	}
+
+	// A path that a router would clean is served, not redirected: an HTTP
+	// client follows a redirected POST as a GET.
+	res = env.webhook(f.endpointID+"//alertmanager/./v2/", alertmanagerFiring, nil)
+	if res.status != http.StatusAccepted {
+		t.Fatalf("uncleaned path: status %d, want 202: %s", res.status, res.body)
+	}
+	stored = env.mustAdmin(http.StatusOK, "GET", "/requests/"+res.json(t)["request_id"].(string), nil)
+	if stored["method"] != "POST" {
+		t.Errorf("uncleaned path: method = %v, want POST (no redirect)", stored["method"])
 	}
 }
 
