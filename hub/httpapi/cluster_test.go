@@ -51,7 +51,7 @@ func TestRealCluster(t *testing.T) {
 
 // TestRealClusterFollowerWrites sends configuration and a webhook to a
 // follower of a three-node cluster: the writes are forwarded to the leader
-// and the follower answers 202 with the routed request.
+// and the follower responds 202 with the routed request.
 func TestRealClusterFollowerWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")
