@@ -42,6 +42,7 @@ func waitForOrg(t *testing.T, c *clustertest.Cluster, node *cluster.Node, id str
 }
 
 func TestBootstrapThreeNodes(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	leader := c.Leader()
 	if leader == nil {
@@ -76,6 +77,7 @@ func TestBootstrapThreeNodes(t *testing.T) {
 }
 
 func TestApplyThroughFollower(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	follower := c.Followers()[0]
 	cmd := newOrg("acme")
@@ -112,6 +114,7 @@ func TestApplyThroughFollower(t *testing.T) {
 }
 
 func TestApplyRejectedCommand(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	first := newOrg("acme")
 	if _, err := c.Followers()[0].Apply(applyCtx(t), first); err != nil {
@@ -133,6 +136,7 @@ func TestApplyRejectedCommand(t *testing.T) {
 }
 
 func TestLeaderFailover(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	old := c.Leader()
 	oldIndex := c.Index(old)
@@ -159,6 +163,7 @@ func TestLeaderFailover(t *testing.T) {
 }
 
 func TestRestartCatchesUp(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3, clustertest.Options{
 		// A small threshold makes the leader compact its log, so the
 		// restarted node needs a snapshot as well as entries.
@@ -187,6 +192,7 @@ func TestRestartCatchesUp(t *testing.T) {
 }
 
 func TestRemoveServerAndRejoin(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	victim := c.Index(c.Followers()[0])
 	victimID := c.Nodes[victim].ID()
@@ -234,6 +240,7 @@ func TestRemoveServerAndRejoin(t *testing.T) {
 }
 
 func TestNoQuorumFailsWithErrNoLeader(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3, clustertest.Options{
 		Configure: func(i int, cfg *cluster.Config) { cfg.LeaderWait = 2 * time.Second },
 	})
@@ -250,6 +257,7 @@ func TestNoQuorumFailsWithErrNoLeader(t *testing.T) {
 }
 
 func TestShutdownBlocksApply(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	node := c.Followers()[0]
 	if err := c.Stop(c.Index(node), false); err != nil {
@@ -261,6 +269,7 @@ func TestShutdownBlocksApply(t *testing.T) {
 }
 
 func TestShutdownWithLeaveRemovesLeader(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	old := c.Leader()
 	if err := c.Stop(c.Index(old), true); err != nil {
@@ -268,12 +277,21 @@ func TestShutdownWithLeaveRemovesLeader(t *testing.T) {
 	}
 	leader := c.WaitForNewLeader(old)
 	c.WaitFor("two voters after leave", func() bool { return clustertest.Voters(leader) == 2 })
+	c.WaitFor("gossip reports the old leader left", func() bool {
+		for _, ns := range leader.Status().Nodes {
+			if ns.ID == old.ID() {
+				return ns.Gossip == cluster.GossipLeft && ns.Suffrage == "none"
+			}
+		}
+		return false
+	})
 	if _, err := c.Followers()[0].Apply(applyCtx(t), newOrg("after leave")); err != nil {
 		t.Errorf("apply after leave: %v", err)
 	}
 }
 
 func TestLeaderSubscription(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	leader := c.Leader()
 	ch, cancel := leader.SubscribeLeader()
@@ -322,6 +340,7 @@ func postInternal(t *testing.T, url string, body []byte) (int, []byte) {
 }
 
 func TestInternalApplyTwiceAppliesOnce(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	leader := c.Leader()
 	cmd := newOrg("retried")
@@ -391,6 +410,7 @@ func TestGossipKeySignsInternalAPI(t *testing.T) {
 }
 
 func TestMetricsRegistered(t *testing.T) {
+	t.Parallel()
 	c := clustertest.New(t, 3)
 	leader := c.Leader()
 	if _, err := leader.Apply(applyCtx(t), newOrg("measured")); err != nil {

@@ -118,12 +118,13 @@ func (c *Config) validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("cluster config: data dir is empty; set a directory for the raft log and state")
 	}
-	for name, addr := range map[string]string{
-		"raft bind": c.RaftBind, "raft advertise": c.RaftAdvertise,
-		"gossip bind": c.GossipBind, "gossip advertise": c.GossipAdvertise,
-	} {
-		if _, _, err := splitHostPort(addr); err != nil {
-			return fmt.Errorf("cluster config: %s address %q: %w", name, addr, err)
+	addrs := []struct{ name, addr string }{
+		{"raft bind", c.RaftBind}, {"raft advertise", c.RaftAdvertise},
+		{"gossip bind", c.GossipBind}, {"gossip advertise", c.GossipAdvertise},
+	}
+	for _, a := range addrs {
+		if _, _, err := splitHostPort(a.addr); err != nil {
+			return fmt.Errorf("cluster config: %s address %q: %w", a.name, a.addr, err)
 		}
 	}
 	u, err := url.Parse(c.HTTPURL)

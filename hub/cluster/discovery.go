@@ -31,6 +31,10 @@ type nodeMeta struct {
 	Expect int `json:"expect,omitempty"`
 	// HasState is set once the node has Raft state.
 	HasState bool `json:"state,omitempty"`
+	// Leaving is set by a node that shuts down with leave. memberlist's
+	// leave event cannot tell a graceful leave from a failure (its
+	// Node.State is not updated), so this flag tells them apart.
+	Leaving bool `json:"leaving,omitempty"`
 }
 
 type member struct {
@@ -49,6 +53,7 @@ func (d *gossipDelegate) NodeMeta(limit int) []byte {
 		HTTPURL:     n.cfg.HTTPURL,
 		Expect:      n.cfg.BootstrapExpect,
 		HasState:    n.hasState.Load(),
+		Leaving:     n.leaving.Load(),
 	})
 	if err != nil || len(data) > limit {
 		n.logger.Error("gossip metadata does not fit; shorten the node id or http url",
@@ -77,13 +82,9 @@ func (e *gossipEvents) NotifyJoin(node *memberlist.Node) {
 }
 
 func (e *gossipEvents) NotifyLeave(node *memberlist.Node) {
-	state := GossipFailed
-	if node.State == memberlist.StateLeft {
-		state = GossipLeft
-	}
-	m := e.n.updateMember(node, state)
+	m := e.n.updateMember(node, GossipFailed)
 	if m != nil {
-		if state == GossipLeft {
+		if m.state == GossipLeft {
 			e.n.logger.Info("gossip member left", "peer_id", m.meta.ID)
 		} else {
 			e.n.logger.Warn("gossip member failed; it stays a raft voter until it returns or an operator removes it", "peer_id", m.meta.ID)
@@ -108,6 +109,14 @@ func (n *Node) updateMember(node *memberlist.Node, state string) *member {
 	}
 	n.membersMu.Lock()
 	defer n.membersMu.Unlock()
+	if state == GossipFailed {
+		// A node announces a graceful leave in its metadata first; the
+		// copy in node.Meta may predate that announcement.
+		if meta.Leaving || (n.members[meta.ID] != nil && n.members[meta.ID].meta.Leaving) {
+			meta.Leaving = true
+			state = GossipLeft
+		}
+	}
 	m := &member{meta: meta, addr: node.Addr, state: state}
 	n.members[meta.ID] = m
 	return m
@@ -256,8 +265,9 @@ func (n *Node) maybeBootstrap() {
 
 // reconcile runs on the leader: it adds alive gossip members that are not
 // voters (or whose Raft address changed) and removes members that left
-// gracefully. Members that gossip reports as failed stay voters: removing
-// them automatically could leave two live nodes of three without quorum.
+// gracefully or announced that they are leaving. Members that gossip
+// reports as failed stay voters: removing them automatically could leave
+// two live nodes of three without quorum.
 func (n *Node) reconcile() {
 	future := n.raft.GetConfiguration()
 	if err := future.Error(); err != nil {
@@ -278,9 +288,9 @@ func (n *Node) reconcile() {
 	for id, m := range n.members {
 		addr, ok := inConfig[id]
 		switch {
-		case m.state == GossipAlive && (!ok || addr != m.meta.RaftAddress):
+		case m.state == GossipAlive && !m.meta.Leaving && (!ok || addr != m.meta.RaftAddress):
 			changes = append(changes, change{id: id, addr: m.meta.RaftAddress, add: true})
-		case m.state == GossipLeft && ok && id != n.cfg.NodeID:
+		case (m.state == GossipLeft || m.meta.Leaving) && ok && id != n.cfg.NodeID:
 			changes = append(changes, change{id: id})
 		}
 	}

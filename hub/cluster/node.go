@@ -48,6 +48,8 @@ type Node struct {
 	// no node bootstraps a second cluster beside an existing one.
 	hasState  atomic.Bool
 	bootstrap sync.Once
+	// leaving is set when Shutdown(true) starts and is gossiped.
+	leaving atomic.Bool
 
 	membersMu sync.Mutex
 	members   map[string]*member
@@ -261,13 +263,44 @@ func (n *Node) Leader() (id, httpURL string) {
 	return id, ""
 }
 
-// Ready reports whether the node knows a leader and has applied every
-// entry up to its commit index, so its reads are current.
+// Ready reports whether the node knows a leader and its state machine has
+// applied every entry up to the node's commit index, so its reads are as
+// current as this node's log.
 func (n *Node) Ready() bool {
 	if _, id := n.raft.LeaderWithID(); id == "" {
 		return false
 	}
-	return n.raft.CommitIndex() > 0 && n.raft.AppliedIndex() >= n.raft.CommitIndex()
+	commit := n.raft.CommitIndex()
+	return commit > 0 && n.raft.AppliedIndex() >= commit && n.fsmCaughtUp(commit)
+}
+
+// fsmCaughtUp reports whether the state machine has applied every entry
+// up to index that it receives. Raft advances its own applied index when
+// it hands a batch to the state machine, before the state machine applies
+// it, and never hands over no-op or barrier entries, so the state
+// machine's index may stop below a raft index that has nothing left to
+// apply. The entries in between are read from the log to tell the cases
+// apart.
+func (n *Node) fsmCaughtUp(index uint64) bool {
+	const maxScan = 64
+	applied := n.fsm.AppliedIndex()
+	if applied >= index {
+		return true
+	}
+	if index-applied > maxScan {
+		return false
+	}
+	for i := applied + 1; i <= index; i++ {
+		var entry raft.Log
+		if err := n.store.GetLog(i, &entry); err != nil {
+			// Compacted into a snapshot, or not yet written: not proven.
+			return false
+		}
+		if entry.Type == raft.LogCommand || entry.Type == raft.LogConfiguration {
+			return false
+		}
+	}
+	return true
 }
 
 // SubscribeLeader returns a channel that receives this node's leadership:
@@ -406,6 +439,10 @@ func (n *Node) shutdown(leave bool) error {
 	n.inflight.Wait()
 
 	if leave {
+		n.leaving.Store(true)
+		if err := n.ml.UpdateNode(2 * time.Second); err != nil {
+			n.logger.Warn("announcing the leave in gossip failed; the leader may add this node back until it has left", "error", err)
+		}
 		n.leaveRaft()
 	}
 	// Stop the background loops while gossip still runs: a loop may be
@@ -477,7 +514,12 @@ func (n *Node) leaveRaft() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaderWait)
 	defer cancel()
-	if err := n.RemoveServer(ctx, n.cfg.NodeID); err != nil {
+	err := n.RemoveServer(ctx, n.cfg.NodeID)
+	if errors.Is(err, ErrUnknownServer) {
+		// The leader removed this node on seeing the leave announcement.
+		err = nil
+	}
+	if err != nil {
 		n.logger.Warn("removing this node from the raft configuration failed; the leader removes it when gossip reports it left", "error", err)
 		return
 	}

@@ -11,15 +11,18 @@ import (
 type Status struct {
 	NodeID string `json:"node_id"`
 	// State is this node's Raft state: Follower, Candidate, Leader or Shutdown.
-	State     string       `json:"state"`
-	LeaderID  string       `json:"leader_id,omitempty"`
-	LeaderURL string       `json:"leader_url,omitempty"`
-	Term      uint64       `json:"term"`
-	LastIndex uint64       `json:"last_log_index"`
-	Commit    uint64       `json:"commit_index"`
-	Applied   uint64       `json:"applied_index"`
-	Ready     bool         `json:"ready"`
-	Nodes     []NodeStatus `json:"nodes"`
+	State     string `json:"state"`
+	LeaderID  string `json:"leader_id,omitempty"`
+	LeaderURL string `json:"leader_url,omitempty"`
+	Term      uint64 `json:"term"`
+	LastIndex uint64 `json:"last_log_index"`
+	Commit    uint64 `json:"commit_index"`
+	// Applied is the index of the last entry the state machine applied.
+	// Raft's no-op entries are not passed to it, so Applied may stay below
+	// Commit while Ready is true.
+	Applied uint64       `json:"applied_index"`
+	Ready   bool         `json:"ready"`
+	Nodes   []NodeStatus `json:"nodes"`
 }
 
 // NodeStatus describes one server from the Raft configuration or gossip.
@@ -47,7 +50,7 @@ func (n *Node) Status() Status {
 		Term:      n.raft.CurrentTerm(),
 		LastIndex: n.raft.LastIndex(),
 		Commit:    n.raft.CommitIndex(),
-		Applied:   n.raft.AppliedIndex(),
+		Applied:   n.fsm.AppliedIndex(),
 		Ready:     n.Ready(),
 	}
 

@@ -7,10 +7,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,18 +74,17 @@ func New(t testing.TB, n int, opts ...Options) *Cluster {
 
 	gossip := make([]string, n)
 	for i := range n {
-		httpLn := listen(t, "127.0.0.1:0")
+		httpAddr := freeAddr(t, false)
 		gossip[i] = freeAddr(t, true)
 		c.configs[i] = cluster.Config{
 			NodeID:          fmt.Sprintf("node-%d", i),
 			DataDir:         filepath.Join(t.TempDir(), fmt.Sprintf("node-%d", i)),
 			RaftBind:        freeAddr(t, false),
 			GossipBind:      gossip[i],
-			HTTPURL:         "http://" + httpLn.Addr().String(),
+			HTTPURL:         "http://" + httpAddr,
 			BootstrapExpect: n,
 			GossipLocal:     true,
 		}
-		httpLn.Close()
 	}
 	for i := range n {
 		for j := range n {
@@ -353,15 +354,6 @@ func (l *testLog) close() {
 	l.closed = true
 }
 
-func listen(t testing.TB, addr string) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("listen on %s: %v", addr, err)
-	}
-	return ln
-}
-
 // listenRetry listens on a fixed address, retrying while a previous run
 // of the node still holds it.
 func listenRetry(t testing.TB, addr string) net.Listener {
@@ -379,25 +371,48 @@ func listenRetry(t testing.TB, addr string) net.Listener {
 	}
 }
 
-// freeAddr returns a 127.0.0.1 address with a free TCP port (and UDP port
-// too, for gossip). Another process may take it before the node binds it;
-// that is rare enough for tests.
+// Ports handed to test nodes come from below Linux's default ephemeral
+// range (32768-60999), so that a node restarted on its old port does not
+// find it taken by an outgoing connection. usedPorts keeps two clusters of
+// one test binary apart.
+const (
+	portMin = 20000
+	portMax = 32000
+)
+
+var (
+	usedPortsMu sync.Mutex
+	usedPorts   = map[int]bool{}
+)
+
+// freeAddr returns a 127.0.0.1 address whose TCP port (and UDP port too,
+// for gossip) was free. Another process may take it before the node binds
+// it; that is rare enough for tests.
 func freeAddr(t testing.TB, udp bool) string {
 	t.Helper()
-	for range 20 {
-		ln := listen(t, "127.0.0.1:0")
-		addr := ln.Addr().String()
-		ln.Close()
-		if !udp {
-			return addr
+	usedPortsMu.Lock()
+	defer usedPortsMu.Unlock()
+	for range 200 {
+		port := portMin + rand.IntN(portMax-portMin)
+		if usedPorts[port] {
+			continue
 		}
-		pc, err := net.ListenPacket("udp", addr)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue
 		}
-		pc.Close()
+		ln.Close()
+		if udp {
+			pc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				continue
+			}
+			pc.Close()
+		}
+		usedPorts[port] = true
 		return addr
 	}
-	t.Fatalf("found no free port on 127.0.0.1")
+	t.Fatalf("found no free port on 127.0.0.1 from %d to %d", portMin, portMax)
 	return ""
 }
