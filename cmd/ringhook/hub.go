@@ -79,8 +79,9 @@ func (f *hubFlags) config() (hubserver.Config, error) {
 		return hubserver.Config{}, errors.New("--data-dir is required: give the node a folder for its Raft log and state")
 	}
 	var key []byte
-	keyText := f.gossipKey
+	keyText, keySetting := f.gossipKey, "--gossip-key"
 	if f.gossipKeyFile != "" {
+		keySetting = "--gossip-key-file"
 		data, err := os.ReadFile(f.gossipKeyFile)
 		if err != nil {
 			return hubserver.Config{}, fmt.Errorf("--gossip-key-file: %w", err)
@@ -90,15 +91,16 @@ func (f *hubFlags) config() (hubserver.Config, error) {
 	if keyText != "" {
 		decoded, err := base64.StdEncoding.DecodeString(keyText)
 		if err != nil {
-			return hubserver.Config{}, fmt.Errorf("--gossip-key is not valid base64: %w", err)
+			return hubserver.Config{}, fmt.Errorf("%s is not valid base64: %w", keySetting, err)
 		}
 		if n := len(decoded); n != 16 && n != 24 && n != 32 {
-			return hubserver.Config{}, fmt.Errorf("--gossip-key decodes to %d bytes; it must be 16, 24 or 32 (try: head -c 32 /dev/urandom | base64)", n)
+			return hubserver.Config{}, fmt.Errorf("%s decodes to %d bytes; it must be 16, 24 or 32 (try: head -c 32 /dev/urandom | base64)", keySetting, n)
 		}
 		key = decoded
 	}
-	token := f.adminToken
+	token, tokenSetting := f.adminToken, "--admin-token"
 	if f.adminTokenFile != "" {
+		tokenSetting = "--admin-token-file"
 		data, err := os.ReadFile(f.adminTokenFile)
 		if err != nil {
 			return hubserver.Config{}, fmt.Errorf("--admin-token-file: %w", err)
@@ -106,10 +108,10 @@ func (f *hubFlags) config() (hubserver.Config, error) {
 		token = strings.TrimSpace(string(data))
 	}
 	if token != "" && len(token) < 16 {
-		return hubserver.Config{}, errors.New("the bootstrap admin token is shorter than 16 characters; use a long random value")
+		return hubserver.Config{}, fmt.Errorf("%s is shorter than 16 characters; use a long random value (try: head -c 24 /dev/urandom | base64)", tokenSetting)
 	}
 	if f.retention < time.Hour {
-		return hubserver.Config{}, fmt.Errorf("--retention %s is below one hour", f.retention)
+		return hubserver.Config{}, fmt.Errorf("--retention %s is below one hour; set 1h or more", f.retention)
 	}
 	if f.noAgentWait <= 0 {
 		return hubserver.Config{}, fmt.Errorf("--no-agent-wait %s must be positive", f.noAgentWait)
