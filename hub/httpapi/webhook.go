@@ -153,7 +153,7 @@ func newIntake(r *http.Request, body []byte, endpointID, requestID string) *raft
 		EndpointID:    endpointID,
 		Method:        in.Method,
 		ContentType:   in.ContentType,
-		Query:         in.Query,
+		Query:         intake.StoredQuery(in.Query),
 		Body:          stored,
 		BodyTruncated: truncated,
 		BodySize:      len(body),

@@ -110,6 +110,24 @@ func TestWebhookTrailingPathAndQuery(t *testing.T) {
 	}
 }
 
+func TestWebhookStoredQueryRedactsSecrets(t *testing.T) {
+	env := newEnv(t)
+	f := env.setup(nil)
+
+	res := env.send("POST", "/api/wh/"+f.endpointID+"?token=s3cr3t-value&host=db-1&state=down", nil, nil)
+	if res.status != http.StatusAccepted {
+		t.Fatalf("status %d, want 202: %s", res.status, res.body)
+	}
+	stored := env.mustAdmin(http.StatusOK, "GET", "/requests/"+res.json(t)["request_id"].(string), nil)
+	query, _ := stored["query"].(string)
+	if strings.Contains(query, "s3cr3t-value") {
+		t.Errorf("stored query %q keeps the token's value", query)
+	}
+	if !strings.Contains(query, "host=db-1") {
+		t.Errorf("stored query %q lost a parameter that is no secret", query)
+	}
+}
+
 func TestWebhookBadInputs(t *testing.T) {
 	env := newEnv(t, func(c *Config) { c.MaxBodyBytes = 4096 })
 	open := env.setup(nil)
