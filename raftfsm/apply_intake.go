@@ -13,7 +13,7 @@ import (
 	"github.com/ringhook/ringhook/hub/routing"
 )
 
-// intakePlan is what an Intake does, computed before anything is written.
+// intakePlan is the effect of an Intake, computed before anything is written.
 type intakePlan struct {
 	request model.Request
 	calls   []model.Call

@@ -145,9 +145,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 // skipped.
 //
 // An entry that cannot be decoded, or a failure of the state file itself,
-// panics after logging at error level: a node that went on would diverge
-// from its peers, so it stops and can be restarted after an upgrade or a
-// repair, replaying the log from its last durable state.
+// rolls the batch back and panics after logging at error level. A node that
+// went on would diverge from its peers. After an upgrade or a repair it
+// restarts and replays the log from its last committed state.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	if len(logs) == 0 {

@@ -7,10 +7,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Preview routes an Intake and applies the brakes in a read transaction,
-// storing nothing, and returns the Response Apply would give now: the
-// request with its per-phone decisions, the calls it would queue (with the
-// ids they would get) and, in Request.CancelledCallIDs, the queued calls a
+// Preview routes an Intake and applies the brakes in a read transaction
+// without storing anything. It returns the Response Apply would give now:
+// the request with its per-phone decisions and the calls it would queue,
+// with their future ids. Request.CancelledCallIDs lists the queued calls a
 // resolved notification would cancel. A zero Meta.Time means the current
 // time. A rejected command returns a *ApplyError.
 func (f *FSM) Preview(cmd *Intake) (*Response, error) {

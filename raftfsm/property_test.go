@@ -130,9 +130,9 @@ func randomLog(t *testing.T, seed uint64, n int) ([]byte, []*raft.Log) {
 }
 
 func TestBatchSplitsGiveIdenticalSnapshots(t *testing.T) {
-	for seed := uint64(1); seed <= 4; seed++ {
+	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			seeded, logs := randomLog(t, seed, 400)
+			seeded, logs := randomLog(t, seed, 300)
 			rng := rand.New(rand.NewPCG(seed, 7))
 
 			// Two fresh state machines start from the seeded state and apply

@@ -22,9 +22,9 @@ const (
 	// CounterRetention is how long brake counters are kept: a cooldown or
 	// suppression longer than this is not enforced beyond it.
 	CounterRetention = 7 * 24 * time.Hour
-	// PruneLimit is the most requests, calls and proposal ids one Prune
-	// command deletes of each kind, so that one write transaction stays
-	// small. PruneResult.More asks for another Prune.
+	// PruneLimit is the maximum number of requests, calls and proposal ids
+	// of each kind that one Prune deletes, so one write transaction stays
+	// small. PruneResult.More is then set, and the leader proposes again.
 	PruneLimit = 20000
 )
 

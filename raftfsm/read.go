@@ -198,10 +198,9 @@ func (f *FSM) ListRequests(q RequestQuery) ([]model.Request, error) {
 	return out, err
 }
 
-// ListCalls returns matching calls, newest first by QueuedAt. Two kinds of
-// query differ: with Status set, calls come oldest first, the order in
-// which the dispatcher serves the queue; with RequestID set, they come in
-// call number order.
+// ListCalls returns matching calls, newest first by QueuedAt. With Status
+// set, calls come oldest first, because the dispatcher serves the queue in
+// that order. With RequestID set, they come in call number order.
 func (f *FSM) ListCalls(q CallQuery) ([]model.Call, error) {
 	limit := limitOf(q.Limit)
 	match := func(c *model.Call) bool {

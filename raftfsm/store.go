@@ -11,9 +11,8 @@ import (
 )
 
 // Bucket names. Object buckets map an id to the object's JSON. Index
-// buckets map a composite key to an empty value; their keys are
-// "<field> 0x00 <8-byte time> <id>" so that a prefix scan walks one field
-// value in time order.
+// bucket keys are "<field> 0x00 <8-byte time> <id>", so a prefix scan walks
+// one field value in time order.
 var (
 	bucketMeta = []byte("meta")
 
