@@ -156,6 +156,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	if f.db == nil {
+		panic("raftfsm: ApplyBatch called after Close; shut Raft down before closing the state machine")
+	}
 
 	var touchedCalls bool
 	var last uint64

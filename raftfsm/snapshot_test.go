@@ -295,3 +295,25 @@ func TestChangedAfterCallBatches(t *testing.T) {
 		t.Error("Changed not signaled after an intake queued a call")
 	}
 }
+
+func TestSnapshotIsolatedFromLaterApplies(t *testing.T) {
+	h := newHarness(t)
+	h.seed()
+	want := readAll(t, h.fsm)
+
+	snap, err := h.fsm.Snapshot()
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	defer snap.Release()
+	// Raft persists while it goes on applying entries.
+	h.apply(intake("r1", model.StateFiring, model.SeverityCritical))
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatalf("persist: %v", err)
+	}
+
+	fresh := openFSM(t, t.TempDir())
+	restore(t, fresh, sink.Bytes())
+	requireSameReads(t, want, readAll(t, fresh))
+}
