@@ -96,8 +96,9 @@ func runCluster(ctx context.Context, c *cliContext, args []string) error {
 // printClusterStatus prints the status answer: a summary of the answering
 // node, then one row per node when the answer lists them.
 func printClusterStatus(c *cliContext, status map[string]any) error {
-	fmt.Fprintf(c.stdout, "answered by: %s (leader: %s)\n", text(status["node_id"]), yesNo(status["is_leader"] == true))
-	for _, key := range []string{"leader_id", "leader_url", "term", "last_log_index", "commit_index", "applied_index"} {
+	// The answer is cluster.Status: the node's Raft state is "Leader" on the leader.
+	fmt.Fprintf(c.stdout, "answered by: %s (leader: %s)\n", text(status["node_id"]), yesNo(status["state"] == "Leader"))
+	for _, key := range []string{"state", "ready", "leader_id", "leader_url", "term", "last_log_index", "commit_index", "applied_index"} {
 		if v, ok := findKey(status, key); ok {
 			fmt.Fprintf(c.stdout, "%-15s %s\n", strings.ReplaceAll(key, "_", " ")+":", text(v))
 		}
