@@ -300,16 +300,43 @@ func (n *Node) reconcile() {
 		if c.add {
 			err := n.raft.AddVoter(raft.ServerID(c.id), raft.ServerAddress(c.addr), 0, n.cfg.ApplyTimeout).Error()
 			if err != nil {
-				n.logger.Error("adding raft voter failed; retrying on the next membership check", "peer_id", c.id, "raft_address", c.addr, "error", err)
+				n.logReconcileError(c.id, "adding raft voter failed; retrying on the next membership check", "raft_address", c.addr, "error", err)
 				continue
 			}
 			n.logger.Info("added raft voter", "peer_id", c.id, "raft_address", c.addr)
 			continue
 		}
 		if err := n.raft.RemoveServer(raft.ServerID(c.id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
-			n.logger.Error("removing raft server that left failed; retrying on the next membership check", "peer_id", c.id, "error", err)
+			n.logReconcileError(c.id, "removing raft server that left failed; retrying on the next membership check", "error", err)
 			continue
 		}
 		n.logger.Info("removed raft server that left gossip", "peer_id", c.id)
 	}
+}
+
+// reconcileErrorInterval is how often one peer's repeated membership
+// error is logged; the check itself runs every second.
+const reconcileErrorInterval = 30 * time.Second
+
+// logReconcileError logs a membership error of a peer at most once per
+// reconcileErrorInterval, with the count of repeats in between.
+func (n *Node) logReconcileError(peerID, msg string, args ...any) {
+	n.membersMu.Lock()
+	last := n.reconcileErrors[peerID]
+	now := time.Now()
+	last.count++
+	if now.Sub(last.logged) < reconcileErrorInterval {
+		n.reconcileErrors[peerID] = last
+		n.membersMu.Unlock()
+		return
+	}
+	repeats := last.count
+	n.reconcileErrors[peerID] = rateState{logged: now}
+	n.membersMu.Unlock()
+	n.logger.Error(msg, append([]any{"peer_id", peerID, "failures", repeats}, args...)...)
+}
+
+type rateState struct {
+	logged time.Time
+	count  int
 }

@@ -53,6 +53,8 @@ type Node struct {
 
 	membersMu sync.Mutex
 	members   map[string]*member
+	// reconcileErrors rate-limits the leader's membership error logs.
+	reconcileErrors map[string]rateState
 
 	// applyMu guards closing; in-flight applies hold it for reading while
 	// they register in inflight.
@@ -96,14 +98,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:         cfg,
-		logger:      logger,
-		metrics:     m,
-		authKey:     deriveAuthKey(cfg.GossipKey),
-		client:      &http.Client{},
-		members:     map[string]*member{},
-		subs:        map[int]chan bool{},
-		reconcileCh: make(chan struct{}, 1),
+		cfg:             cfg,
+		logger:          logger,
+		metrics:         m,
+		authKey:         deriveAuthKey(cfg.GossipKey),
+		client:          &http.Client{},
+		members:         map[string]*member{},
+		reconcileErrors: map[string]rateState{},
+		subs:            map[int]chan bool{},
+		reconcileCh:     make(chan struct{}, 1),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 
