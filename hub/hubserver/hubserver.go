@@ -64,11 +64,13 @@ type Server struct {
 // Start opens the node's data, joins or bootstraps the cluster and serves
 // HTTP. The node runs until Shutdown.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
+	baseLogger := cfg.Logger
+	if baseLogger == nil {
+		baseLogger = slog.Default()
 	}
-	logger = logger.With("node_id", cfg.Cluster.NodeID)
+	// The cluster node and the gateway add node_id themselves; the API,
+	// the pruner and this package's own lines get it here.
+	logger := baseLogger.With("node_id", cfg.Cluster.NodeID)
 
 	// Listen first, so that a busy port fails before Raft state is touched
 	// and the advertised URL carries the real port.
@@ -83,7 +85,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	cfg.Cluster.Logger = logger
+	cfg.Cluster.Logger = baseLogger
 	cfg.Cluster.Registerer = registry
 
 	node, err := cluster.Start(ctx, cfg.Cluster)
@@ -94,7 +96,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 	gw := gateway.New(gateway.Config{
 		Node:              node,
-		Logger:            logger,
+		Logger:            baseLogger,
 		Registerer:        registry,
 		NoAgentWait:       cfg.NoAgentWait,
 		HeartbeatInterval: cfg.HeartbeatInterval,
@@ -181,4 +183,13 @@ func (s *Server) Shutdown(ctx context.Context, leave bool) error {
 		s.logger.Info("hub node stopped")
 	})
 	return err
+}
+
+func firstSet(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
