@@ -19,8 +19,8 @@ import (
 // It waits up to Config.LeaderWait for a leader. A failure that leaves the
 // outcome unknown (a forward that timed out or lost its connection,
 // leadership lost while committing, a leader change) is retried with the
-// same proposal id until LeaderWait or ctx ends; the state machine applies
-// a proposal id once. Errors: ErrNoLeader, ErrShuttingDown, the context's
+// same proposal id until LeaderWait or ctx ends. The state machine applies
+// a proposal id once, so a retried command is never applied twice. Errors: ErrNoLeader, ErrShuttingDown, the context's
 // error, or a *raftfsm.ApplyError (returned with its Response) when the
 // state machine rejected the command.
 func (n *Node) Apply(ctx context.Context, cmd raftfsm.Command) (*raftfsm.Response, error) {
@@ -157,7 +157,7 @@ func (n *Node) applyLocal(entry []byte) (*raftfsm.Response, error) {
 // RemoveServer removes a server from the Raft configuration, on the leader
 // or forwarded to it. Use it for a server that failed for good: gossip
 // never removes a failed server by itself. A server that is still alive in
-// gossip is added back by the leader's next membership check; to take a
+// gossip is added back by the leader's next membership check. To take a
 // running server out, shut it down with leave.
 func (n *Node) RemoveServer(ctx context.Context, id string) error {
 	if id == "" {

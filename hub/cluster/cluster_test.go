@@ -376,7 +376,7 @@ func TestInternalApplyTwiceAppliesOnce(t *testing.T) {
 		t.Errorf("organizations = %d, want 1", len(orgs))
 	}
 
-	// A follower does not apply; it tells the caller to retry on the leader.
+	// A follower does not apply. It answers not_leader so the caller retries on the leader.
 	status, data := postInternal(t, c.URL(c.Index(c.Followers()[0])), entry)
 	if status != http.StatusMisdirectedRequest || !bytes.Contains(data, []byte(`"not_leader"`)) {
 		t.Errorf("internal apply on a follower: status %d: %s; want 421 not_leader", status, data)
@@ -416,11 +416,13 @@ func TestMetricsRegistered(t *testing.T) {
 	if _, err := leader.Apply(applyCtx(t), newOrg("measured")); err != nil {
 		t.Fatal(err)
 	}
+
 	i := c.Index(leader)
 	families, err := c.Registry(i).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	values := map[string]float64{}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
@@ -434,6 +436,7 @@ func TestMetricsRegistered(t *testing.T) {
 			}
 		}
 	}
+
 	if values["ringhook_raft_is_leader"] != 1 {
 		t.Errorf("is_leader on the leader = %v, want 1", values["ringhook_raft_is_leader"])
 	}

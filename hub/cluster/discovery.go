@@ -32,8 +32,8 @@ type nodeMeta struct {
 	// HasState is set once the node has Raft state.
 	HasState bool `json:"state,omitempty"`
 	// Leaving is set by a node that shuts down with leave. memberlist's
-	// leave event cannot tell a graceful leave from a failure (its
-	// Node.State is not updated), so this flag tells them apart.
+	// leave event does not distinguish a graceful leave from a failure,
+	// because its Node.State is not updated, so this flag does.
 	Leaving bool `json:"leaving,omitempty"`
 }
 
@@ -207,7 +207,7 @@ func (n *Node) aliveMembers() []nodeMeta {
 // maybeBootstrap bootstraps a new cluster once BootstrapExpect servers
 // without Raft state have met. Only the server with the lowest id among the
 // BootstrapExpect lowest ids calls BootstrapCluster, with all of them as
-// voters; the others are contacted by the new leader. One caller means two
+// voters. The new leader then contacts the others. One caller means two
 // different first configurations cannot exist, even when a node sees a
 // different member list than its peers.
 func (n *Node) maybeBootstrap() {

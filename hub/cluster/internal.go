@@ -104,10 +104,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 //	POST /internal/v1/remove-server  {"id": "..."}, leader only
 //	GET  /internal/v1/status         this node's Status as JSON
 //
-// With a gossip key every request must carry an HMAC signature made with
-// a key derived from it; without one, only addresses of current gossip
-// members are accepted, which trusts the network. Deployments should set
-// a gossip key.
+// With a gossip key, every request must carry an HMAC signature made with
+// a key derived from it. Without one, only addresses of current gossip
+// members are accepted, which trusts the network, so deployments should
+// set a gossip key.
 func (n *Node) InternalHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := internalPrefix + strings.TrimPrefix(r.URL.Path, internalPrefix)

@@ -266,9 +266,9 @@ func (n *Node) Leader() (id, httpURL string) {
 	return id, ""
 }
 
-// Ready reports whether the node knows a leader and its state machine has
-// applied every entry up to the node's commit index, so its reads are as
-// current as this node's log.
+// Ready reports whether a leader is known and the state machine has applied
+// every entry up to this node's commit index, so that reads are as current
+// as this node's log.
 func (n *Node) Ready() bool {
 	if _, id := n.raft.LeaderWithID(); id == "" {
 		return false
@@ -279,11 +279,10 @@ func (n *Node) Ready() bool {
 
 // fsmCaughtUp reports whether the state machine has applied every entry
 // up to index that it receives. Raft advances its own applied index when
-// it hands a batch to the state machine, before the state machine applies
-// it, and never hands over no-op or barrier entries, so the state
-// machine's index may stop below a raft index that has nothing left to
-// apply. The entries in between are read from the log to tell the cases
-// apart.
+// it hands a batch over, before the state machine applies it. Raft also
+// never hands over no-op or barrier entries, so the state machine's index
+// may stop below a raft index with nothing left to apply. The entries in
+// between are read from the log to distinguish the two cases.
 func (n *Node) fsmCaughtUp(index uint64) bool {
 	const maxScan = 64
 	applied := n.fsm.AppliedIndex()
@@ -308,9 +307,9 @@ func (n *Node) fsmCaughtUp(index uint64) bool {
 
 // SubscribeLeader returns a channel that receives this node's leadership:
 // first the current value, then true when it becomes leader and false when
-// it stops. The channel holds one value; when the receiver is slow an unread
-// value is replaced by the newer one, so the last value received is always
-// the current state. Call cancel to stop the subscription; the channel is
+// it stops. The channel holds one value. When the receiver is slow, an
+// unread value is replaced by the newer one, so the last value received is
+// always the current state. Call cancel to stop the subscription; the channel is
 // closed then, or when the node shuts down.
 func (n *Node) SubscribeLeader() (ch <-chan bool, cancel func()) {
 	n.subsMu.Lock()
@@ -424,8 +423,7 @@ func (n *Node) beginApply() bool {
 
 // Shutdown stops the node. New applies fail with ErrShuttingDown, in-flight
 // applies finish, and then, with leave set, the node hands over leadership,
-// asks the leader to remove it from the Raft configuration and leaves
-// gossip. Without leave it stays a voter, as after a crash, and rejoins
+// requests its removal from the Raft configuration and leaves gossip. Without leave it stays a voter, as after a crash, and rejoins
 // from its data dir on the next start. Later calls return the first result.
 func (n *Node) Shutdown(leave bool) error {
 	n.shutdownOnce.Do(func() {
@@ -498,6 +496,7 @@ func (n *Node) leaveRaft() {
 		n.logger.Error("read raft configuration before leaving failed", "error", err)
 		return
 	}
+
 	voters := 0
 	for _, s := range future.Configuration().Servers {
 		if s.Suffrage == raft.Voter {
@@ -508,6 +507,7 @@ func (n *Node) leaveRaft() {
 		n.logger.Warn("not leaving the raft configuration: this node is its last voter")
 		return
 	}
+
 	if n.IsLeader() {
 		if err := n.raft.LeadershipTransfer().Error(); err != nil {
 			n.logger.Warn("leadership transfer before leaving failed; removing this node as leader", "error", err)
@@ -515,6 +515,7 @@ func (n *Node) leaveRaft() {
 			n.logger.Info("transferred raft leadership before leaving")
 		}
 	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaderWait)
 	defer cancel()
 	err := n.RemoveServer(ctx, n.cfg.NodeID)

@@ -66,7 +66,7 @@ func (n *Node) Status() Status {
 		}
 	}
 
-	// memberlist knows suspects; the member map keeps failed and left nodes.
+	// Only memberlist tracks suspects. The member map keeps failed and left nodes.
 	suspects := map[string]bool{}
 	for _, m := range n.ml.Members() {
 		if m.State == memberlist.StateSuspect {

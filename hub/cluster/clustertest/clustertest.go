@@ -237,14 +237,14 @@ func (c *Cluster) WaitFor(what string, cond func() bool) {
 }
 
 // WaitForLeader waits until one running node is leader and every running
-// node knows it, with its HTTP URL, and returns it.
+// node reports it as leader, with its HTTP URL, and returns it.
 func (c *Cluster) WaitForLeader() *cluster.Node {
 	c.t.Helper()
 	return c.WaitForNewLeader(nil)
 }
 
 // WaitForNewLeader waits until a running node other than old is leader and
-// every running node knows it, and returns it.
+// every running node reports it as leader, and returns it.
 func (c *Cluster) WaitForNewLeader(old *cluster.Node) *cluster.Node {
 	c.t.Helper()
 	var leader *cluster.Node
