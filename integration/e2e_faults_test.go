@@ -292,7 +292,7 @@ func testLeaderKilledDuringBurst(t *testing.T, e *env) {
 
 // sendWithRetry posts one webhook, starting at node i mod n. A 503 is
 // retried after its Retry-After on the same node; a refused connection
-// moves on to the next node. Any other answer than 202 is an error.
+// moves on to the next node. Any status other than 202 is an error.
 func sendWithRetry(hubs []*harness.Hub, i int, endpointID, body string) (harness.WebhookDecision, string, error) {
 	deadline := time.Now().Add(90 * time.Second)
 	next := i % len(hubs)

@@ -406,7 +406,7 @@ func testBrakes(t *testing.T, e *env) {
 			t.Fatalf("send repeated webhook: %v", err)
 		}
 		if answer.Status != http.StatusAccepted {
-			t.Fatalf("repeated webhook answered %d, want 202: %s", answer.Status, answer.Body)
+			t.Fatalf("repeated webhook returned %d, want 202: %s", answer.Status, answer.Body)
 		}
 		d, err = answer.Decision()
 		if err != nil {

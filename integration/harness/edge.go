@@ -91,7 +91,7 @@ func (p *PBX) control(method, path string, body, out any) error {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s answered %s: %s", method, path, resp.Status, truncate(string(data), 300))
+		return fmt.Errorf("%s %s returned %s: %s", method, path, resp.Status, truncate(string(data), 300))
 	}
 	if out != nil {
 		return decodeJSON(data, out)

@@ -22,7 +22,7 @@ type HubOptions struct {
 	// before it fails; the hub's default when zero.
 	NoAgentWait time.Duration
 	// LeaderWait is how long a write waits for a leader before the API
-	// answers 503; the hub's default when zero.
+	// returns 503; the hub's default when zero.
 	LeaderWait time.Duration
 	// LogLevel is the hubs' log level; "info" when empty.
 	LogLevel string
@@ -74,7 +74,7 @@ func (h *Hub) Status(ctx context.Context) (ClusterStatus, error) {
 	return st, err
 }
 
-// Ready reports whether GET /readyz answers 200: the node knows a leader
+// Ready reports whether GET /readyz returns 200: the node knows a leader
 // and has applied up to the commit index.
 func (h *Hub) Ready(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)

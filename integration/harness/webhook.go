@@ -26,14 +26,14 @@ type Webhook struct {
 	AlertKey string
 }
 
-// WebhookAnswer is the answer of the hub to a webhook.
-type WebhookAnswer struct {
+// WebhookResponse is the hub's HTTP response to a webhook.
+type WebhookResponse struct {
 	Status int
 	Header http.Header
 	Body   []byte
 }
 
-// WebhookDecision is the JSON of a 202 answer.
+// WebhookDecision is the JSON body of a 202 response.
 type WebhookDecision struct {
 	RequestID string  `json:"request_id"`
 	State     string  `json:"state"`
@@ -53,27 +53,27 @@ type WebhookDecision struct {
 	} `json:"phones"`
 }
 
-// ErrorAnswer is the JSON of an error answer: {"error":{"code","message"}}.
-type ErrorAnswer struct {
+// ErrorResponse is the JSON body of an error response: {"error":{"code","message"}}.
+type ErrorResponse struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
 }
 
-// Decision decodes a 202 answer.
-func (a WebhookAnswer) Decision() (WebhookDecision, error) {
+// Decision decodes a 202 response.
+func (a WebhookResponse) Decision() (WebhookDecision, error) {
 	var d WebhookDecision
 	if a.Status != http.StatusAccepted {
-		return d, fmt.Errorf("webhook answered %d, want 202: %s", a.Status, truncate(string(a.Body), 500))
+		return d, fmt.Errorf("webhook returned %d, want 202: %s", a.Status, truncate(string(a.Body), 500))
 	}
 	err := decodeJSON(a.Body, &d)
 	return d, err
 }
 
-// Error decodes an error answer.
-func (a WebhookAnswer) Error() (ErrorAnswer, error) {
-	var e ErrorAnswer
+// Error decodes an error response.
+func (a WebhookResponse) Error() (ErrorResponse, error) {
+	var e ErrorResponse
 	err := decodeJSON(a.Body, &e)
 	return e, err
 }
@@ -81,7 +81,7 @@ func (a WebhookAnswer) Error() (ErrorAnswer, error) {
 var webhookClient = &http.Client{Timeout: 30 * time.Second}
 
 // SendWebhook sends w to the endpoint on the hub at baseURL.
-func SendWebhook(ctx context.Context, baseURL, endpointID string, w Webhook) (WebhookAnswer, error) {
+func SendWebhook(ctx context.Context, baseURL, endpointID string, w Webhook) (WebhookResponse, error) {
 	method := w.Method
 	if method == "" {
 		method = http.MethodPost
@@ -96,7 +96,7 @@ func SendWebhook(ctx context.Context, baseURL, endpointID string, w Webhook) (We
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		return WebhookAnswer{}, err
+		return WebhookResponse{}, err
 	}
 	if w.ContentType != "" {
 		req.Header.Set("Content-Type", w.ContentType)
@@ -106,17 +106,17 @@ func SendWebhook(ctx context.Context, baseURL, endpointID string, w Webhook) (We
 	}
 	resp, err := webhookClient.Do(req)
 	if err != nil {
-		return WebhookAnswer{}, err
+		return WebhookResponse{}, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return WebhookAnswer{}, fmt.Errorf("read webhook answer: %w", err)
+		return WebhookResponse{}, fmt.Errorf("read webhook response: %w", err)
 	}
-	return WebhookAnswer{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	return WebhookResponse{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
-// MustSendWebhook sends w and fails the test unless the hub answers 202;
+// MustSendWebhook sends w and fails the test unless the hub returns 202;
 // it returns the decoded decision.
 func MustSendWebhook(tb testing.TB, baseURL, endpointID string, w Webhook) WebhookDecision {
 	tb.Helper()
