@@ -13,7 +13,6 @@ import (
 // Gossip states of a member, as Status reports them.
 const (
 	GossipAlive   = "alive"
-	GossipSuspect = "suspect"
 	GossipFailed  = "failed"
 	GossipLeft    = "left"
 	GossipUnknown = "unknown"
@@ -117,7 +116,8 @@ func (n *Node) updateMember(node *memberlist.Node, state string) *member {
 			state = GossipLeft
 		}
 	}
-	m := &member{meta: meta, addr: node.Addr, state: state}
+	// Copy the address: memberlist may change the Node after the event.
+	m := &member{meta: meta, addr: append(net.IP(nil), node.Addr...), state: state}
 	n.members[meta.ID] = m
 	return m
 }

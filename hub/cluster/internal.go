@@ -164,8 +164,12 @@ func (n *Node) authenticate(r *http.Request, path string, body []byte) error {
 		return fmt.Errorf("read remote address %q: %w", r.RemoteAddr, err)
 	}
 	ip := net.ParseIP(host)
-	for _, m := range n.ml.Members() {
-		if m.Addr.Equal(ip) {
+	// The member map, not memberlist.Members: memberlist changes the
+	// Nodes that Members returns without a lock the caller can take.
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	for _, m := range n.members {
+		if m.state == GossipAlive && m.addr.Equal(ip) {
 			return nil
 		}
 	}

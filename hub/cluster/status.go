@@ -3,8 +3,6 @@ package cluster
 import (
 	"slices"
 	"strings"
-
-	"github.com/hashicorp/memberlist"
 )
 
 // Status is a node's view of the cluster.
@@ -66,13 +64,9 @@ func (n *Node) Status() Status {
 		}
 	}
 
-	// Only memberlist tracks suspects. The member map keeps failed and left nodes.
-	suspects := map[string]bool{}
-	for _, m := range n.ml.Members() {
-		if m.State == memberlist.StateSuspect {
-			suspects[m.Name] = true
-		}
-	}
+	// memberlist.Members is not used: memberlist changes the Nodes it
+	// returns without a lock the caller can take. The member map keeps
+	// failed and left nodes as well.
 	n.membersMu.Lock()
 	for id, m := range n.members {
 		ns, ok := nodes[id]
@@ -82,9 +76,6 @@ func (n *Node) Status() Status {
 		}
 		ns.HTTPURL = m.meta.HTTPURL
 		ns.Gossip = m.state
-		if m.state == GossipAlive && suspects[id] {
-			ns.Gossip = GossipSuspect
-		}
 	}
 	n.membersMu.Unlock()
 
