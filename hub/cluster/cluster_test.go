@@ -447,3 +447,19 @@ func TestMetricsRegistered(t *testing.T) {
 		t.Errorf("apply duration samples = %v, want at least 1", values["ringhook_raft_apply_duration_seconds"])
 	}
 }
+
+func TestSingleNodeBootstrap(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 1)
+	node := c.Leader()
+	if node == nil {
+		t.Fatal("single node did not become leader")
+	}
+	cmd := newOrg("solo")
+	if _, err := node.Apply(applyCtx(t), cmd); err != nil {
+		t.Fatalf("apply on a single node: %v", err)
+	}
+	if _, err := node.FSM().GetOrganization(cmd.Organization.ID); err != nil {
+		t.Errorf("organization not applied: %v", err)
+	}
+}
