@@ -19,11 +19,12 @@ import (
 
 const testToken = "rha_agent1_s3cret"
 
-// fakeHub is a hub leader speaking the agent protocol.
+// fakeHub is a hub node speaking the agent protocol. By default it is the
+// leader; hubMode makes it answer Hello otherwise.
 type fakeHub struct {
-	t       *testing.T
-	srv     *httptest.Server
-	autoAck bool
+	t    *testing.T
+	srv  *httptest.Server
+	mode hubMode
 
 	mu     sync.Mutex
 	conn   *websocket.Conn
@@ -31,8 +32,26 @@ type fakeHub struct {
 	msgs   chan protocol.Envelope
 }
 
+// hubMode sets how a fakeHub answers an agent.
+type hubMode struct {
+	// autoAck acknowledges every Progress and Finished report.
+	autoAck bool
+	// notLeader, when set, answers Hello with NotLeader naming this URL.
+	notLeader string
+	// closeCode, when set, closes the websocket after Hello with this code
+	// and closeReason, after an Error message with errorCode and
+	// closeReason when errorCode is set.
+	closeCode   websocket.StatusCode
+	closeReason string
+	errorCode   string
+}
+
 func newFakeHub(t *testing.T, autoAck bool) *fakeHub {
-	h := &fakeHub{t: t, autoAck: autoAck, msgs: make(chan protocol.Envelope, 256)}
+	return newFakeHubMode(t, hubMode{autoAck: autoAck})
+}
+
+func newFakeHubMode(t *testing.T, mode hubMode) *fakeHub {
+	h := &fakeHub{t: t, mode: mode, msgs: make(chan protocol.Envelope, 256)}
 	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
 	t.Cleanup(h.srv.Close)
 	return h
@@ -60,6 +79,20 @@ func (h *fakeHub) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	h.hellos = append(h.hellos, hello)
+	h.mu.Unlock()
+	switch {
+	case h.mode.notLeader != "":
+		h.write(c, protocol.TypeNotLeader, protocol.NotLeader{LeaderURL: h.mode.notLeader})
+		c.Close(websocket.StatusNormalClosure, "not the leader")
+		return
+	case h.mode.closeCode != 0:
+		if h.mode.errorCode != "" {
+			h.write(c, protocol.TypeError, protocol.Error{Code: h.mode.errorCode, Message: h.mode.closeReason})
+		}
+		c.Close(h.mode.closeCode, h.mode.closeReason)
+		return
+	}
+	h.mu.Lock()
 	h.conn = c
 	h.mu.Unlock()
 	h.write(c, protocol.TypeWelcome, protocol.Welcome{ProtocolVersion: protocol.Version, NodeID: "n1", HeartbeatIntervalMS: 100})
@@ -72,7 +105,7 @@ func (h *fakeHub) serve(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue
 		}
-		if h.autoAck && (env.Type == protocol.TypeProgress || env.Type == protocol.TypeFinished) {
+		if h.mode.autoAck && (env.Type == protocol.TypeProgress || env.Type == protocol.TypeFinished) {
 			var m struct {
 				ReportID string `json:"report_id"`
 			}

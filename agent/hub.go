@@ -76,19 +76,21 @@ func (a *Agent) runHub(ctx context.Context) {
 		}
 
 		wait := backoff
-		switch {
-		case res.closeCode == protocol.CloseIncompatibleVersion:
-			a.logger.Error("the hub rejected this agent's protocol version; upgrade the agent or the hub", "hub", target, "protocol_version", protocol.Version, "error", res.err)
+		if res.closeCode == protocol.CloseIncompatibleVersion {
 			wait = incompatibleRetry
-		case res.closeCode == protocol.CloseUnauthorized:
-			a.logger.Error("the hub rejected the agent token; check the token or create a new one", "hub", target, "error", res.err)
+		}
+		// Full jitter on the upper half keeps agents from reconnecting in step.
+		wait = wait/2 + rand.N(wait/2+1)
+		backoff = min(2*backoff, a.cfg.ReconnectMax)
+
+		switch res.closeCode {
+		case protocol.CloseIncompatibleVersion:
+			a.logger.Error("the hub rejected this agent's protocol version; upgrade the agent or the hub", "hub", target, "protocol_version", protocol.Version, "error", res.err, "retry_in", wait.String())
+		case protocol.CloseUnauthorized:
+			a.logger.Error("the hub rejected the agent token; check the token or create a new one", "hub", target, "error", res.err, "retry_in", wait.String())
 		default:
 			a.logger.Warn("hub connection ended; reconnecting", "hub", target, "error", res.err, "retry_in", wait.String())
 		}
-		backoff = min(2*backoff, a.cfg.ReconnectMax)
-
-		// Full jitter on the upper half keeps agents from reconnecting in step.
-		wait = wait/2 + rand.N(wait/2+1)
 		select {
 		case <-ctx.Done():
 			return
@@ -135,15 +137,9 @@ func (a *Agent) runSession(ctx context.Context, hubURL string) sessionResult {
 		return closed(fmt.Errorf("send hello to %s: %w", hubURL, err))
 	}
 
-	rctx, rcancel := context.WithTimeout(sctx, 15*time.Second)
-	_, data, err := conn.Read(rctx)
-	rcancel()
-	if err != nil {
-		return closed(fmt.Errorf("wait for welcome from %s: %w", hubURL, err))
-	}
-	env, err := protocol.Decode(data)
-	if err != nil {
-		return closed(err)
+	env, res, ok := a.readWelcome(sctx, conn, hubURL)
+	if !ok {
+		return res
 	}
 	switch env.Type {
 	case protocol.TypeWelcome:
@@ -186,9 +182,39 @@ func (a *Agent) runSession(ctx context.Context, hubURL string) sessionResult {
 
 	go a.heartbeat(sctx, s, welcome.HeartbeatInterval())
 
-	res := a.readLoop(sctx, s)
+	res = a.readLoop(sctx, s)
 	res.welcomed = true
 	return res
+}
+
+// readWelcome reads the hub's answer to Hello: Welcome or NotLeader. A hub
+// that rejects the agent first sends an Error with the full text, then
+// closes with a code that says why (the close reason is cut at 123 bytes).
+// readWelcome then returns false and a result carrying both.
+func (a *Agent) readWelcome(ctx context.Context, conn *websocket.Conn, hubURL string) (protocol.Envelope, sessionResult, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var rejection *protocol.Error
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			if rejection != nil {
+				err = fmt.Errorf("hub %s rejected the agent (%s: %s): %w", hubURL, rejection.Code, rejection.Message, err)
+			} else {
+				err = fmt.Errorf("wait for welcome from %s: %w", hubURL, err)
+			}
+			return protocol.Envelope{}, closed(err), false
+		}
+		env, err := protocol.Decode(data)
+		if err != nil {
+			return protocol.Envelope{}, closed(fmt.Errorf("decode the answer of hub %s to hello: %w", hubURL, err)), false
+		}
+		if env.Type != protocol.TypeError || rejection != nil {
+			return env, sessionResult{}, true
+		}
+		rejection = &protocol.Error{}
+		_ = protocol.DecodePayload(env, rejection)
+	}
 }
 
 func closed(err error) sessionResult {
