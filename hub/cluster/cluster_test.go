@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -165,9 +167,12 @@ func TestLeaderFailover(t *testing.T) {
 func TestRestartCatchesUp(t *testing.T) {
 	t.Parallel()
 	c := clustertest.New(t, 3, clustertest.Options{
-		// A small threshold makes the leader compact its log, so the
+		// Frequent, small snapshots make the leader compact its log, so the
 		// restarted node needs a snapshot as well as entries.
-		Configure: func(i int, cfg *cluster.Config) { cfg.SnapshotThreshold = 16 },
+		Configure: func(i int, cfg *cluster.Config) {
+			cfg.SnapshotThreshold = 16
+			cfg.SnapshotInterval = 200 * time.Millisecond
+		},
 	})
 	victim := c.Index(c.Followers()[0])
 	c.Kill(victim)
@@ -181,14 +186,26 @@ func TestRestartCatchesUp(t *testing.T) {
 		ids = append(ids, cmd.Organization.ID)
 	}
 
+	leaderDir := c.Config(c.Index(c.Leader())).DataDir
+	c.WaitFor("a snapshot on the leader", func() bool { return hasSnapshot(leaderDir) })
+
 	node := c.Restart(victim)
 	for _, id := range ids {
 		waitForOrg(t, c, node, id)
 	}
 	c.WaitFor("restarted node ready", node.Ready)
+	if !hasSnapshot(c.Config(victim).DataDir) {
+		t.Error("restarted node caught up without installing a snapshot")
+	}
 	if got := clustertest.Voters(c.Leader()); got != 3 {
 		t.Errorf("voters after restart = %d, want 3", got)
 	}
+}
+
+// hasSnapshot reports whether a node's data dir holds a Raft snapshot.
+func hasSnapshot(dataDir string) bool {
+	entries, err := os.ReadDir(filepath.Join(dataDir, "snapshots"))
+	return err == nil && len(entries) > 0
 }
 
 func TestRemoveServerAndRejoin(t *testing.T) {

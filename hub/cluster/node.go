@@ -190,6 +190,9 @@ func (n *Node) openRaft() error {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
 		rc.TrailingLogs = cfg.SnapshotThreshold
 	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
 	r, err := raft.NewRaft(rc, fsm, store, store, snaps, transport)
 	if err != nil {
 		transport.Close()
