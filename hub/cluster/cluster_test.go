@@ -393,7 +393,7 @@ func TestInternalApplyTwiceAppliesOnce(t *testing.T) {
 		t.Errorf("organizations = %d, want 1", len(orgs))
 	}
 
-	// A follower does not apply. It answers not_leader so the caller retries on the leader.
+	// A follower does not apply. It returns not_leader so the caller retries on the leader.
 	status, data := postInternal(t, c.URL(c.Index(c.Followers()[0])), entry)
 	if status != http.StatusMisdirectedRequest || !bytes.Contains(data, []byte(`"not_leader"`)) {
 		t.Errorf("internal apply on a follower: status %d: %s; want 421 not_leader", status, data)

@@ -73,8 +73,8 @@ type Config struct {
 	LeaderLeaseTimeout time.Duration
 	CommitTimeout      time.Duration
 	// SnapshotThreshold overrides raft's count of log entries between
-	// snapshots (8192 by default), and the number of entries kept after a
-	// snapshot; tests use a small value to exercise snapshot installs.
+	// snapshots (8192 by default) and the number of entries kept after a
+	// snapshot. Tests use a small value to exercise snapshot installs.
 	SnapshotThreshold uint64
 	// SnapshotInterval overrides how often raft checks whether a snapshot
 	// is due (a random 120-240 s by default).

@@ -207,9 +207,9 @@ func (n *Node) aliveMembers() []nodeMeta {
 // maybeBootstrap bootstraps a new cluster once BootstrapExpect servers
 // without Raft state have met. Only the server with the lowest id among the
 // BootstrapExpect lowest ids calls BootstrapCluster, with all of them as
-// voters. The new leader then contacts the others. One caller means two
-// different first configurations cannot exist, even when a node sees a
-// different member list than its peers.
+// voters. The new leader then contacts the others. With one caller, two
+// different first configurations cannot exist, even when nodes have
+// different member lists at that moment.
 func (n *Node) maybeBootstrap() {
 	expect := n.cfg.BootstrapExpect
 	if expect == 0 {

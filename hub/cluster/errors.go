@@ -13,8 +13,8 @@ import (
 // is returned as a *raftfsm.ApplyError instead.
 var (
 	// ErrNoLeader means no leader was known, or no leader accepted the
-	// command, within Config.LeaderWait. The command may be retried; the
-	// HTTP API answers 503 with Retry-After.
+	// command, within Config.LeaderWait. The command may be retried, and
+	// the HTTP API responds with 503 and Retry-After.
 	ErrNoLeader = errors.New("cluster: no leader available; retry in a few seconds")
 	// ErrShuttingDown means this node is shutting down and accepts no new
 	// commands; send the request to another node.
@@ -22,10 +22,6 @@ var (
 	// ErrUnknownServer means RemoveServer was given an id that is not in
 	// the Raft configuration; check the id in Status().Nodes.
 	ErrUnknownServer = errors.New("cluster: server is not in the raft configuration")
-	// ErrRemoveSelf means RemoveServer was asked to remove the node that
-	// serves the request while it is leader; call Shutdown(true) on that
-	// node instead, or send the request to another node.
-	ErrRemoveSelf = errors.New("cluster: the leader cannot remove itself through RemoveServer; shut it down with leave")
 	// ErrInvalidEntry means a forwarded log entry could not be decoded as
 	// a command, so it was not proposed.
 	ErrInvalidEntry = errors.New("cluster: invalid log entry")

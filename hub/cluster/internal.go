@@ -255,11 +255,13 @@ func (n *Node) post(parent context.Context, baseURL, path, contentType string, b
 		return nil, fmt.Errorf("build request to %s: %w", baseURL, err)
 	}
 	req.Header.Set("Content-Type", contentType)
+
 	if n.authKey != nil {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		req.Header.Set(headerTimestamp, ts)
 		req.Header.Set(headerSignature, signature(n.authKey, http.MethodPost, path, ts, body))
 	}
+
 	res, err := n.client.Do(req)
 	if err != nil {
 		if parent.Err() != nil {
@@ -276,6 +278,7 @@ func (n *Node) post(parent context.Context, baseURL, path, contentType string, b
 	if res.StatusCode == http.StatusOK {
 		return data, nil
 	}
+
 	var e internalError
 	if err := json.Unmarshal(data, &e); err != nil || e.Error.Code == "" {
 		return nil, fmt.Errorf("forward to leader %s: status %d: %.200q", baseURL, res.StatusCode, data)
