@@ -22,9 +22,12 @@ type attempt struct {
 	phone     string
 	logger    *slog.Logger
 	check     chan struct{} // asks the goroutine to verify the channel still exists
+	// stopDial withdraws the originate request if it has not been sent yet.
+	stopDial context.CancelFunc
+	dialCtx  context.Context
 
 	mu        sync.Mutex
-	dialed    bool
+	dialed    bool // the originate request was sent, or its answer came back
 	cancelled bool
 	progress  string
 }
@@ -66,7 +69,10 @@ func (a *Agent) handleAssign(ctx context.Context, s *session, m protocol.Assign)
 		refuse(protocol.CodeARIDown, "the ARI event websocket is down: "+h.Detail)
 		return
 	}
+	dialCtx, stopDial := context.WithCancel(context.WithoutCancel(ctx))
 	at := &attempt{
+		dialCtx:   dialCtx,
+		stopDial:  stopDial,
 		ref:       m.CallRef,
 		channelID: m.ChannelID,
 		phone:     m.Phone,
@@ -97,7 +103,9 @@ func (a *Agent) handleCancel(m protocol.Cancel) {
 		at.logger.Info("cancel arrived after dialing; letting the call run", "reason", m.Reason)
 		return
 	}
+	at.logger.Info("cancel arrived before dialing; withdrawing the attempt unless its originate request is already on its way", "reason", m.Reason)
 	at.cancelled = true
+	at.stopDial()
 }
 
 // runAttempt dials and follows one attempt until it has a disposition, then
@@ -108,18 +116,17 @@ func (a *Agent) runAttempt(ctx context.Context, at *attempt) {
 		delete(a.attempts, at.channelID)
 		a.mu.Unlock()
 	}()
+	defer at.stopDial()
 
-	at.mu.Lock()
-	if at.cancelled {
-		at.mu.Unlock()
-		at.logger.Info("attempt withdrawn before dialing")
-		a.finish(at, protocol.Finished{Cancelled: true, Disposition: classify.Failed, Error: "cancelled before dialing"}, nil)
+	if at.isCancelled() {
+		a.finishCancelled(at)
 		return
 	}
-	at.dialed = true
-	at.mu.Unlock()
 
-	call, err := a.pbx.Originate(ctx, ari.OriginateRequest{
+	// The originate request runs on dialCtx, so a Cancel that arrives
+	// while it waits (for the event filter PUT of a slow Asterisk) keeps
+	// the POST from being sent.
+	call, err := a.pbx.Originate(at.dialCtx, ari.OriginateRequest{
 		ChannelID: at.channelID,
 		Endpoint:  a.cfg.DialString(at.phone),
 		CallerID:  a.cfg.CallerID,
@@ -132,15 +139,36 @@ func (a *Agent) runAttempt(ctx context.Context, at *attempt) {
 		at.logger.Info("channel already exists; following it instead of dialing again")
 		call, err = a.pbx.Follow(at.channelID)
 	}
+	if err != nil && at.isCancelled() && errors.Is(err, context.Canceled) {
+		a.finishCancelled(at)
+		return
+	}
+	at.mu.Lock()
+	at.dialed = true
+	at.mu.Unlock()
 	if err != nil {
 		a.finishOriginateError(at, err)
 		return
 	}
 	defer call.Close()
+	if at.isCancelled() {
+		at.logger.Info("the cancel came after the originate request was sent; the call runs")
+	}
 	at.logger.Info("call originated")
 
 	lost := a.follow(ctx, at, call)
 	a.finishCall(at, call, lost)
+}
+
+func (at *attempt) isCancelled() bool {
+	at.mu.Lock()
+	defer at.mu.Unlock()
+	return at.cancelled
+}
+
+func (a *Agent) finishCancelled(at *attempt) {
+	at.logger.Info("attempt withdrawn before dialing")
+	a.finish(at, protocol.Finished{Cancelled: true, Disposition: classify.Failed, Error: "cancelled before dialing"}, nil)
 }
 
 // follow consumes the call's events until ChannelDestroyed, or until the

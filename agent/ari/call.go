@@ -69,7 +69,9 @@ func (c *Call) Close() {
 // Originate places a call into the agent's application with the requested
 // channel id. A channel id that is already tracked, or that Asterisk
 // answers with 409, returns an error matching ErrChannelExists and does not
-// ring again. A failed POST returns an *OriginateError.
+// ring again. A failed POST returns an *OriginateError. When ctx ends before
+// the POST is sent, the returned error matches ctx.Err() and nothing is
+// dialed; after that, ctx no longer stops the call.
 func (d *Driver) Originate(ctx context.Context, req OriginateRequest) (*Call, error) {
 	d.mu.Lock()
 	cl, up := d.client, d.wsUp
@@ -84,7 +86,12 @@ func (d *Driver) Originate(ctx context.Context, req OriginateRequest) (*Call, er
 
 	// The filter lives on the application object; a silent reconnect may
 	// have recreated it without one.
-	if err := d.putEventFilter(ctx); err != nil {
+	err := d.putEventFilter(ctx)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		// Checked last before the POST: a cancelled request is never sent.
+		return nil, fmt.Errorf("originate %s withdrawn before dialing: %w", req.ChannelID, ctxErr)
+	}
+	if err != nil {
 		return nil, &OriginateError{Err: err}
 	}
 
@@ -141,8 +148,9 @@ func (d *Driver) Originate(ctx context.Context, req OriginateRequest) (*Call, er
 		return nil, &OriginateError{Answer: c.Answer, Err: execErr}
 	}
 	if !captured || answer.Status == 0 || answer.Status == http.StatusBadGateway {
-		// The POST may or may not have reached Asterisk: ask it.
-		exists, err := d.ChannelExists(ctx, req.ChannelID)
+		// The POST may or may not have reached Asterisk: ask it. Once the
+		// POST is sent, cancelling ctx no longer withdraws the call.
+		exists, err := d.ChannelExists(context.WithoutCancel(ctx), req.ChannelID)
 		if err == nil && exists {
 			d.logger.Warn("originate answer was lost but the channel exists; following it", "channel_id", req.ChannelID, "error", execErr)
 			c.Answer = OriginateAnswer{Status: http.StatusOK}
