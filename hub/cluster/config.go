@@ -130,6 +130,11 @@ func (c *Config) validate() error {
 			return fmt.Errorf("cluster config: %s address %q: %w", a.name, a.addr, err)
 		}
 	}
+	for _, a := range []struct{ name, addr string }{addrs[1], addrs[3]} {
+		if ip, _, _ := splitHostPort(a.addr); ip.IsUnspecified() {
+			return fmt.Errorf("cluster config: %s address %q is unspecified; other nodes cannot dial it, so set an advertise address with this node's IP", a.name, a.addr)
+		}
+	}
 	u, err := url.Parse(c.HTTPURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("cluster config: http url %q is not an absolute http(s) URL; set this node's base URL such as http://10.0.0.1:8080", c.HTTPURL)

@@ -39,6 +39,8 @@ func TestConfigValidate(t *testing.T) {
 		{"relative url", func(c *Config) { c.HTTPURL = "127.0.0.1:8080" }, "not an absolute http(s) URL"},
 		{"short key", func(c *Config) { c.GossipKey = []byte("short") }, "gossip key has 5 bytes"},
 		{"negative expect", func(c *Config) { c.BootstrapExpect = -1 }, "bootstrap expect -1"},
+		{"wildcard bind", func(c *Config) { c.RaftBind = "0.0.0.0:7000"; c.RaftAdvertise = "10.0.0.1:7000" }, ""},
+		{"wildcard advertise", func(c *Config) { c.GossipBind = "0.0.0.0:7946" }, "gossip advertise address \"0.0.0.0:7946\" is unspecified"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
