@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 
 	"github.com/ringhook/ringhook/agent/ari"
@@ -74,7 +75,11 @@ func (a *Agent) ID() string { return a.agentID }
 // Run connects to the PBX and the hub and serves assignments until ctx
 // ends.
 func (a *Agent) Run(ctx context.Context) error {
-	a.logger.Info("agent starting", "application", a.cfg.Application, "hubs", len(a.cfg.HubURLs), "pending_reports", len(a.outbox.pending()))
+	a.logger.Info("agent starting",
+		"hubs", redactURLs(a.cfg.HubURLs),
+		"ari_url", redactURL(a.cfg.ARIURL),
+		"application", a.cfg.Application,
+		"pending_reports", len(a.outbox.pending()))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -141,6 +146,23 @@ func (a *Agent) enqueue(msgType, id string, payload any) {
 			a.logger.Warn("sending a report failed; it is resent after reconnecting", "report_id", id, "error", err)
 		}
 	}
+}
+
+// redactURL hides a password inside a URL's user information.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Redacted()
+}
+
+func redactURLs(raw []string) []string {
+	out := make([]string, len(raw))
+	for i, r := range raw {
+		out[i] = redactURL(r)
+	}
+	return out
 }
 
 func reportID(channelID, kind string) string {
