@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -20,10 +21,12 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	hubs := fs.String("hub-urls", "", "comma-separated hub base `URLs`, e.g. https://hub1:8443,https://hub2:8443")
-	token := fs.String("token", "", "agent `token` (rha_<id>_<secret>); prefer RINGHOOK_TOKEN")
+	token := fs.String("token", "", "agent `token` (rha_<id>_<secret>); prefer RINGHOOK_TOKEN or --token-file")
+	tokenFile := fs.String("token-file", "", "`file` containing the agent token, surrounding whitespace trimmed; used only when --token (or RINGHOOK_TOKEN or the config key token) is empty")
 	ariURL := fs.String("ari-url", "http://127.0.0.1:8088", "Asterisk ARI base `URL`")
 	ariUser := fs.String("ari-user", "", "ARI `user`")
-	ariPassword := fs.String("ari-password", "", "ARI `password`; prefer RINGHOOK_ARI_PASSWORD")
+	ariPassword := fs.String("ari-password", "", "ARI `password`; prefer RINGHOOK_ARI_PASSWORD or --ari-password-file")
+	ariPasswordFile := fs.String("ari-password-file", "", "`file` containing the ARI password, surrounding whitespace trimmed; used only when --ari-password (or RINGHOOK_ARI_PASSWORD or the config key ari-password) is empty")
 	app := fs.String("ari-application", "", "ARI application `name`, unique per agent (default ringhook-<agent id>)")
 	dial := fs.String("dial-template", "PJSIP/{number}@trunk", "dial string `template`; {number} is the E.164 number, {number_digits} the same without +")
 	callerID := fs.String("caller-id", "", `caller ID, e.g. "Alert" <+15550000000>`)
@@ -43,6 +46,14 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(stderr, "ringhook agent: invalid log-level %q: use debug, info, warn or error\n", *logLevel)
+		return 2
+	}
+	if err := secretFromFile(token, *tokenFile, "token-file"); err != nil {
+		fmt.Fprintln(stderr, "ringhook agent:", err)
+		return 2
+	}
+	if err := secretFromFile(ariPassword, *ariPasswordFile, "ari-password-file"); err != nil {
+		fmt.Fprintln(stderr, "ringhook agent:", err)
 		return 2
 	}
 	cfg := agent.Config{
@@ -70,6 +81,25 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		return 1
 	}
 	return 0
+}
+
+// secretFromFile sets *secret from the file at path when *secret is empty
+// and path is set. The value given directly wins, so a file configured for
+// every host can be overridden on one.
+func secretFromFile(secret *string, path, flagName string) error {
+	if *secret != "" || path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read --%s: %w", flagName, err)
+	}
+	value := strings.TrimSpace(string(data))
+	if value == "" {
+		return fmt.Errorf("--%s %s is empty: write the secret into it", flagName, path)
+	}
+	*secret = value
+	return nil
 }
 
 func splitHubURLs(s string) []string {

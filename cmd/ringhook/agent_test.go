@@ -3,8 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAgentInvalidConfig(t *testing.T) {
@@ -29,5 +35,153 @@ func TestAgentInvalidConfig(t *testing.T) {
 				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tt.want)
 			}
 		})
+	}
+}
+
+// runAgentUntilStarted runs "ringhook agent" until it logs its start line,
+// stops it and returns its exit code and stderr. Hub and ARI point at a
+// local server that answers 503, so the agent only retries.
+func runAgentUntilStarted(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	t.Setenv("RINGHOOK_TOKEN", "")
+	t.Setenv("RINGHOOK_ARI_PASSWORD", "")
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+
+	base := []string{"agent", "-hub-urls", down.URL, "-ari-url", down.URL, "-ari-user", "ringhook"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runMain(ctx, append(base, args...), nil, &bytes.Buffer{}, &stderr)
+	}()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "agent starting") {
+		select {
+		case code := <-done:
+			return code, stderr.String()
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no start line; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		return code, stderr.String()
+	case <-time.After(20 * time.Second):
+		t.Fatal("ringhook agent did not stop after its context was cancelled")
+	}
+	return 0, ""
+}
+
+func writeSecret(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestAgentSecretFiles(t *testing.T) {
+	tokenFile := writeSecret(t, "  rha_fileagent_t0kenfromfile\n")
+	passwordFile := writeSecret(t, "pw-from-file\n")
+
+	code, out := runAgentUntilStarted(t, "-token-file", tokenFile, "-ari-password-file", passwordFile)
+	if code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, out)
+	}
+	if !strings.Contains(out, `"agent_id":"fileagent"`) {
+		t.Errorf("start line lacks the agent id from the token file; stderr:\n%s", out)
+	}
+	for _, secret := range []string{"t0kenfromfile", "pw-from-file"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("stderr contains the secret %q:\n%s", secret, out)
+		}
+	}
+}
+
+func TestAgentTokenFlagBeatsFile(t *testing.T) {
+	tokenFile := writeSecret(t, "rha_fileagent_t0kenfromfile")
+	code, out := runAgentUntilStarted(t, "-token", "rha_flagagent_t0kenfromflag", "-token-file", tokenFile, "-ari-password", "pw")
+	if code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, out)
+	}
+	if !strings.Contains(out, `"agent_id":"flagagent"`) {
+		t.Errorf("agent id is not the one of --token; stderr:\n%s", out)
+	}
+}
+
+func TestAgentSecretFileErrors(t *testing.T) {
+	empty := writeSecret(t, " \n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing token file", []string{"-token-file", filepath.Join(t.TempDir(), "absent"), "-ari-password", "pw"}, "read --token-file"},
+		{"empty password file", []string{"-token", "rha_a1_secret", "-ari-password-file", empty}, "--ari-password-file " + empty + " is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runAgentUntilStarted(t, tt.args...)
+			if code != 2 {
+				t.Errorf("exit code = %d, want 2", code)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", out, tt.want)
+			}
+		})
+	}
+}
+
+func TestAgentLogsStartAndStop(t *testing.T) {
+	code, out := runAgentUntilStarted(t, "-token", "rha_logagent_t0ken", "-ari-password", "s3cretpw", "-ari-application", "ringhook-logs")
+	if code != 0 {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, out)
+	}
+	var start map[string]any
+	stops := 0
+	for _, line := range strings.Split(out, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		switch rec["msg"] {
+		case "agent starting":
+			start = rec
+		case "agent stopped":
+			stops++
+		}
+	}
+	if start == nil {
+		t.Fatalf("no start line; stderr:\n%s", out)
+	}
+	if start["agent_id"] != "logagent" {
+		t.Errorf("start agent_id = %v, want logagent", start["agent_id"])
+	}
+	if start["application"] != "ringhook-logs" {
+		t.Errorf("start application = %v, want ringhook-logs", start["application"])
+	}
+	if hubs, _ := start["hubs"].([]any); len(hubs) != 1 || !strings.HasPrefix(hubs[0].(string), "http://127.0.0.1:") {
+		t.Errorf("start hubs = %v, want the one hub URL", start["hubs"])
+	}
+	if u, _ := start["ari_url"].(string); !strings.HasPrefix(u, "http://127.0.0.1:") {
+		t.Errorf("start ari_url = %v, want the ARI URL", start["ari_url"])
+	}
+	if stops != 1 {
+		t.Errorf("stop lines = %d, want 1", stops)
+	}
+	for _, secret := range []string{"t0ken", "s3cretpw"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("stderr contains the secret %q", secret)
+		}
 	}
 }
