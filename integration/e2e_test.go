@@ -1,9 +1,5 @@
 //go:build e2e
 
-// The end-to-end suite runs the built ringhook binary as real processes on
-// loopback: three hub nodes, three agents and three simulated PBXs. Run it
-// with `make e2e`, or set RINGHOOK_BIN to a built binary and run
-// `go test -tags e2e ./integration/...`.
 package integration
 
 import "testing"
