@@ -27,7 +27,9 @@ func init() {
 		usage:   "test ENDPOINT_ID [--content-type CT] [--query Q] < payload",
 		flags:   test.register,
 		minArgs: 2, maxArgs: 2,
-		run:     func(ctx context.Context, c *cliContext, args []string) error { return runEndpointTest(ctx, c, args, test) },
+		run: func(ctx context.Context, c *cliContext, args []string) error {
+			return runEndpointTest(ctx, c, args, test)
+		},
 	})
 	var tokenName string
 	registerCLI("token", "create an admin token; it is shown once", cliCommand{

@@ -258,7 +258,7 @@ func (d *devRun) startHubs(ctx context.Context) error {
 		gossip = append(gossip, n.GossipAddr)
 	}
 	d.state.HubURLs = nil
-	for _, n := range d.state.Nodes {
+	for i, n := range d.state.Nodes {
 		server, err := hubserver.Start(ctx, hubserver.Config{
 			Cluster: cluster.Config{
 				NodeID:          n.ID,
@@ -279,6 +279,9 @@ func (d *devRun) startHubs(ctx context.Context) error {
 		}
 		d.hubs = append(d.hubs, server)
 		d.state.HubURLs = append(d.state.HubURLs, server.URL)
+		// Keep the port the listener got, so that --http-addr with port 0
+		// works and a later run comes back on the same webhook URL.
+		d.state.Nodes[i].HTTPAddr = strings.TrimPrefix(server.URL, "http://")
 	}
 	return nil
 }
@@ -304,8 +307,8 @@ func (d *devRun) startPBXs() error {
 		d.sims = append(d.sims, sim)
 		d.state.PBXs = append(d.state.PBXs, devPBX{Name: fmt.Sprintf("pbx%d", i+1), URL: sim.URL(), FailShare: share})
 	}
-	// The demo's numbers are fictional: a busy one and one that never answers
-	// show the other dispositions.
+	// The demo's numbers are fictional. The third member's number is busy on
+	// the first PBX, so a call to it shows a disposition other than answered.
 	if err := d.sims[0].SetBehavior(devPhones[2], pbxsim.Behavior{Kind: pbxsim.KindBusy}); err != nil {
 		return err
 	}
