@@ -596,9 +596,6 @@ func TestClusterRoutes(t *testing.T) {
 	if res := env.admin("DELETE", "/cluster/nodes/node-9", nil); res.status != http.StatusNotFound {
 		t.Errorf("unknown node: status %d, want 404", res.status)
 	}
-	if res := env.admin("DELETE", "/cluster/nodes/node-1", nil); res.status != http.StatusConflict {
-		t.Errorf("removing the leader itself: status %d, want 409", res.status)
-	}
 }
 
 func TestAdminWriteWithoutLeader(t *testing.T) {

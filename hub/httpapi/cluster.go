@@ -16,8 +16,6 @@ func removeError(id string, err error) error {
 	switch {
 	case errors.Is(err, cluster.ErrUnknownServer):
 		return newError(http.StatusNotFound, CodeNotFound, "server %q is not in the raft configuration; GET /api/v1/cluster lists the nodes", id)
-	case errors.Is(err, cluster.ErrRemoveSelf):
-		return newError(http.StatusConflict, CodeConflict, "server %q is the leader that serves this request; shut it down with leave, or send the request to another node", id)
 	case errors.Is(err, cluster.ErrShuttingDown):
 		return newError(http.StatusServiceUnavailable, CodeNoLeader, "this node is shutting down; send the request to another node")
 	}

@@ -74,9 +74,6 @@ func (b *testBackend) Ready() bool {
 func (b *testBackend) RemoveServer(_ context.Context, id string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if id == b.ID() {
-		return cluster.ErrRemoveSelf
-	}
 	if id != "node-2" && id != "node-3" {
 		return cluster.ErrUnknownServer
 	}
