@@ -146,6 +146,29 @@ func TestNormalizeRejectsInvalid(t *testing.T) {
 	}
 }
 
+func TestNormalizeRejectsExtension(t *testing.T) {
+	cases := []struct{ raw, region string }{
+		{"+12025550101 ext 5", ""},
+		{"+1 202-555-0101 ext. 5", ""},
+		{"+12025550101;ext=5", ""},
+		{"(202) 555-0101 x5", "US"},
+		{"+49 30 901820 extension 12", ""},
+	}
+	for _, c := range cases {
+		got, err := Normalize(c.raw, c.region)
+		if err == nil {
+			t.Errorf("Normalize(%q, %q) = %q, want an error", c.raw, c.region, got)
+			continue
+		}
+		if !errors.Is(err, ErrInvalidNumber) {
+			t.Errorf("Normalize(%q, %q) error %v does not wrap ErrInvalidNumber", c.raw, c.region, err)
+		}
+		if !strings.Contains(err.Error(), "extension") {
+			t.Errorf("Normalize(%q, %q) error %q does not mention the extension", c.raw, c.region, err)
+		}
+	}
+}
+
 // TestCheckExampleNumbersEveryRegion runs the library's example number of
 // every type in every region it has metadata for through Check.
 func TestCheckExampleNumbersEveryRegion(t *testing.T) {
