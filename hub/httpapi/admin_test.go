@@ -260,6 +260,75 @@ func TestAdminValidationErrors(t *testing.T) {
 	}
 }
 
+func TestAdminNameLimits(t *testing.T) {
+	env := newEnv(t)
+	f := env.setup(nil)
+
+	// Each case builds a create body with the name under test in one field.
+	bodies := []struct {
+		path  string
+		field string
+		body  func(name string) map[string]any
+	}{
+		{"/organizations", "name", func(n string) map[string]any { return map[string]any{"name": n} }},
+		{"/members", "name", func(n string) map[string]any {
+			return map[string]any{"org_id": f.orgID, "name": n, "phone": "+4915122223333"}
+		}},
+		{"/projects", "name", func(n string) map[string]any { return map[string]any{"org_id": f.orgID, "name": n} }},
+		{"/schedules", "name", func(n string) map[string]any {
+			return map[string]any{"org_id": f.orgID, "name": n, "time_zone": "UTC", "rotations": []any{map[string]any{
+				"start": "2026-01-05T09:00:00Z", "shift_length": 1, "shift_unit": "weeks", "member_ids": []any{f.memberID}}}}
+		}},
+		{"/schedules", "rotations[0].name", func(n string) map[string]any {
+			return map[string]any{"org_id": f.orgID, "name": "weekly", "time_zone": "UTC", "rotations": []any{map[string]any{
+				"name": n, "start": "2026-01-05T09:00:00Z", "shift_length": 1, "shift_unit": "weeks", "member_ids": []any{f.memberID}}}}
+		}},
+		{"/scenarios", "name", func(n string) map[string]any {
+			return map[string]any{"org_id": f.orgID, "name": n, "rules": []any{}, "default": map[string]any{"type": "call_all"}}
+		}},
+		{"/scenarios", "rules[0].name", func(n string) map[string]any {
+			return map[string]any{"org_id": f.orgID, "name": "pages", "rules": []any{map[string]any{
+				"name": n, "conditions": []any{}, "action": map[string]any{"type": "call_all"}}}, "default": map[string]any{"type": "none"}}
+		}},
+		{"/endpoints", "name", func(n string) map[string]any {
+			return map[string]any{"org_id": f.orgID, "name": n, "scenario_id": f.scenarioID}
+		}},
+		{"/agents", "name", func(n string) map[string]any { return map[string]any{"name": n, "trunk": "trunk-a"} }},
+		{"/agents", "trunk", func(n string) map[string]any { return map[string]any{"name": "pbx-1", "trunk": n} }},
+		{"/tokens", "name", func(n string) map[string]any { return map[string]any{"name": n} }},
+	}
+
+	for _, b := range bodies {
+		t.Run(b.path+" "+b.field, func(t *testing.T) {
+			res := env.admin("POST", b.path, b.body(strings.Repeat("x", 100_000)))
+			if res.status != http.StatusUnprocessableEntity {
+				t.Fatalf("100 kB name: status %d, want 422: %s", res.status, res.body)
+			}
+			msg := res.errorMessage(t)
+			if !strings.Contains(msg, b.field+" is 100000 characters") {
+				t.Errorf("100 kB name: message %q does not name the field %s and its length", msg, b.field)
+			}
+			if !strings.Contains(msg, "200") {
+				t.Errorf("100 kB name: message %q does not name the limit", msg)
+			}
+
+			res = env.admin("POST", b.path, b.body("line one\nline two"))
+			if res.status != http.StatusUnprocessableEntity {
+				t.Fatalf("name with a newline: status %d, want 422: %s", res.status, res.body)
+			}
+			if msg := res.errorMessage(t); !strings.Contains(msg, b.field+" contains the control character U+000A") {
+				t.Errorf("name with a newline: message %q does not name the field and the character", msg)
+			}
+
+			// The limit counts characters, not bytes: 200 three-byte runes fit.
+			res = env.admin("POST", b.path, b.body(strings.Repeat("€", MaxNameLength)))
+			if res.status != http.StatusCreated {
+				t.Fatalf("name of %d characters: status %d, want 201: %s", MaxNameLength, res.status, res.body)
+			}
+		})
+	}
+}
+
 func TestMemberConsentRecorded(t *testing.T) {
 	env := newEnv(t)
 	f := env.setup(nil)

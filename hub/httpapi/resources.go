@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ringhook/ringhook/hub/model"
 	"github.com/ringhook/ringhook/hub/oncall"
@@ -24,9 +27,30 @@ func requireOrg(orgID string) error {
 	return nil
 }
 
+// MaxNameLength is the maximum length, in characters, of a name: the name
+// of an object, of a scenario rule, of a schedule rotation, and an agent's
+// trunk label.
+const MaxNameLength = 200
+
+// requireName rejects an empty name and one that checkName rejects.
 func requireName(name string) error {
 	if strings.TrimSpace(name) == "" {
 		return missing("name", "")
+	}
+	return checkName("name", name)
+}
+
+// checkName returns a 422 naming field when name is longer than
+// MaxNameLength characters or contains a control character (a newline,
+// tab or escape would garble logs, tables and the CLI's output).
+func checkName(field, name string) error {
+	if n := utf8.RuneCountInString(name); n > MaxNameLength {
+		return newError(http.StatusUnprocessableEntity, CodeInvalid,
+			"%s is %d characters long, over the limit of %d; use a shorter name", field, n, MaxNameLength)
+	}
+	if i := strings.IndexFunc(name, unicode.IsControl); i >= 0 {
+		return newError(http.StatusUnprocessableEntity, CodeInvalid,
+			"%s contains the control character %U at byte %d; names must be printable text", field, []rune(name[i:])[0], i)
 	}
 	return nil
 }
@@ -177,6 +201,11 @@ func schedules() resource[model.Schedule, model.Schedule] {
 			if err := requireName(sc.Name); err != nil {
 				return sc, "", err
 			}
+			for i, rot := range sc.Rotations {
+				if err := checkName(fmt.Sprintf("rotations[%d].name", i), rot.Name); err != nil {
+					return sc, "", err
+				}
+			}
 			if err := oncall.ValidateSchedule(sc); err != nil {
 				return sc, "", newError(http.StatusUnprocessableEntity, CodeInvalid, "%v", err)
 			}
@@ -208,6 +237,11 @@ func scenarios() resource[model.Scenario, model.Scenario] {
 			}
 			if err := requireName(sc.Name); err != nil {
 				return sc, "", err
+			}
+			for i, rule := range sc.Rules {
+				if err := checkName(fmt.Sprintf("rules[%d].name", i), rule.Name); err != nil {
+					return sc, "", err
+				}
 			}
 			if err := routing.ValidateScenario(sc); err != nil {
 				return sc, "", newError(http.StatusUnprocessableEntity, CodeInvalid, "%v", err)

@@ -184,6 +184,9 @@ func buildAgent(_ *Server, _ *http.Request, in *agentInput, id string, existing 
 	if strings.TrimSpace(a.Trunk) == "" {
 		return a, "", missing("trunk", "a label of the SIP trunk the agent dials out on; retries go to agents on another trunk")
 	}
+	if err := checkName("trunk", a.Trunk); err != nil {
+		return a, "", err
+	}
 	a.ID = id
 	if existing != nil && !in.RotateToken {
 		a.TokenHash = existing.TokenHash
