@@ -341,10 +341,19 @@ func TestLeaderSubscription(t *testing.T) {
 	}
 }
 
-// postInternal sends a raw request to a node's internal API.
-func postInternal(t *testing.T, url string, body []byte) (int, []byte) {
+// postInternal sends a raw apply request to a node's internal API, signed
+// with gossipKey unless it is nil.
+func postInternal(t *testing.T, url string, gossipKey, body []byte) (int, []byte) {
 	t.Helper()
-	res, err := http.Post(url+"/internal/v1/apply", "application/octet-stream", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url+"/internal/v1/apply", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if gossipKey != nil {
+		cluster.SignInternalRequest(req, gossipKey, body)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("post to %s: %v", url, err)
 	}
@@ -359,6 +368,7 @@ func postInternal(t *testing.T, url string, body []byte) (int, []byte) {
 func TestInternalApplyTwiceAppliesOnce(t *testing.T) {
 	t.Parallel()
 	c := clustertest.New(t, 3)
+	key := c.Config(0).GossipKey
 	leader := c.Leader()
 	cmd := newOrg("retried")
 	cmd.Meta = raftfsm.Meta{ProposalID: uuid.NewString(), Time: time.Now().UTC(), NodeID: "node-x"}
@@ -369,7 +379,7 @@ func TestInternalApplyTwiceAppliesOnce(t *testing.T) {
 
 	var answers []raftfsm.Response
 	for range 2 {
-		status, data := postInternal(t, c.URL(c.Index(leader)), entry)
+		status, data := postInternal(t, c.URL(c.Index(leader)), key, entry)
 		if status != http.StatusOK {
 			t.Fatalf("internal apply: status %d: %s", status, data)
 		}
@@ -394,12 +404,13 @@ func TestInternalApplyTwiceAppliesOnce(t *testing.T) {
 	}
 
 	// A follower does not apply. It returns not_leader so the caller retries on the leader.
-	status, data := postInternal(t, c.URL(c.Index(c.Followers()[0])), entry)
+	status, data := postInternal(t, c.URL(c.Index(c.Followers()[0])), key, entry)
 	if status != http.StatusMisdirectedRequest || !bytes.Contains(data, []byte(`"not_leader"`)) {
 		t.Errorf("internal apply on a follower: status %d: %s; want 421 not_leader", status, data)
 	}
 	// An entry that does not decode never reaches the log.
-	status, data = postInternal(t, c.URL(c.Index(leader)), []byte{0xff, '{', '}'})
+	garbage := []byte{0xff, '{', '}'}
+	status, data = postInternal(t, c.URL(c.Index(leader)), key, garbage)
 	if status != http.StatusBadRequest || !bytes.Contains(data, []byte(`"invalid_entry"`)) {
 		t.Errorf("internal apply of garbage: status %d: %s; want 400 invalid_entry", status, data)
 	}
@@ -420,9 +431,43 @@ func TestGossipKeySignsInternalAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, data := postInternal(t, c.URL(c.Index(c.Leader())), entry)
+	status, data := postInternal(t, c.URL(c.Index(c.Leader())), nil, entry)
 	if status != http.StatusUnauthorized || !bytes.Contains(data, []byte(`"unauthorized"`)) {
 		t.Errorf("unsigned internal apply: status %d: %s; want 401 unauthorized", status, data)
+	}
+}
+
+func TestInternalAPIForbiddenWithoutGossipKey(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 1, clustertest.Options{
+		Configure: func(i int, cfg *cluster.Config) { cfg.GossipKey = nil },
+	})
+	leader := c.Leader()
+	cmd := newOrg("unsigned")
+	entry, err := raftfsm.Encode(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The request comes from 127.0.0.1, the address of the node itself.
+	for name, key := range map[string][]byte{"unsigned": nil, "signed": []byte("0123456789abcdef")} {
+		status, data := postInternal(t, c.URL(0), key, entry)
+		if status != http.StatusForbidden {
+			t.Errorf("%s internal apply without a gossip key: status %d: %s; want 403", name, status, data)
+		}
+		if !bytes.Contains(data, []byte(`"code":"forbidden"`)) {
+			t.Errorf("%s internal apply: body %s lacks code forbidden", name, data)
+		}
+		if !bytes.Contains(data, []byte("--gossip-key")) {
+			t.Errorf("%s internal apply: body %s does not name --gossip-key", name, data)
+		}
+	}
+	if _, err := leader.FSM().GetOrganization(cmd.Organization.ID); !errors.Is(err, raftfsm.ErrNotFound) {
+		t.Errorf("organization of a rejected internal apply: err = %v, want ErrNotFound", err)
+	}
+	// The node's own writes do not use the internal API.
+	if _, err := leader.Apply(applyCtx(t), newOrg("local")); err != nil {
+		t.Errorf("local apply on a single node without a gossip key: %v", err)
 	}
 }
 

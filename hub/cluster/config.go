@@ -55,6 +55,8 @@ type Config struct {
 	BootstrapExpect int
 	// GossipKey encrypts memberlist traffic (AES, 16, 24 or 32 bytes) and
 	// signs requests to the internal API. Every node needs the same key.
+	// It is required with BootstrapExpect above 1 or a non-empty Join:
+	// without it the internal API rejects every request.
 	GossipKey []byte
 
 	// LeaderWait is how long Apply waits for a leader, and keeps retrying
@@ -146,6 +148,11 @@ func (c *Config) validate() error {
 	}
 	if c.BootstrapExpect < 0 {
 		return fmt.Errorf("cluster config: bootstrap expect %d is negative", c.BootstrapExpect)
+	}
+	// The internal API rejects every request without a gossip key, so
+	// followers could not forward writes to the leader.
+	if len(c.GossipKey) == 0 && (c.BootstrapExpect > 1 || len(c.Join) > 0) {
+		return fmt.Errorf("cluster config: a cluster of more than one node needs a gossip key, which signs the internal API; set the same 16, 24 or 32 byte key on every node")
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,6 +39,7 @@ const (
 	codeInvalidEntry   = "invalid_entry"
 	codeUnknownServer  = "unknown_server"
 	codeUnauthorized   = "unauthorized"
+	codeForbidden      = "forbidden"
 	codeNotFound       = "not_found"
 	codeMethod         = "method_not_allowed"
 	codeBodyTooLarge   = "body_too_large"
@@ -104,10 +104,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 //	POST /internal/v1/remove-server  {"id": "..."}, leader only
 //	GET  /internal/v1/status         this node's Status as JSON
 //
-// With a gossip key, every request must carry an HMAC signature made with
-// a key derived from it. Without one, only addresses of current gossip
-// members are accepted, which trusts the network, so deployments should
-// set a gossip key.
+// Every request must carry an HMAC signature made with a key derived from
+// the gossip key. Without a gossip key the handler rejects every request
+// with 403 forbidden, so a node without one can only run alone.
 func (n *Node) InternalHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := internalPrefix + strings.TrimPrefix(r.URL.Path, internalPrefix)
@@ -134,6 +133,11 @@ func (n *Node) InternalHandler() http.Handler {
 			writeError(w, http.StatusRequestEntityTooLarge, codeBodyTooLarge, fmt.Sprintf("read request body: %v", err))
 			return
 		}
+		if n.authKey == nil {
+			n.logger.Warn("rejected internal API request: no gossip key is set", "path", path, "remote_address", r.RemoteAddr)
+			writeError(w, http.StatusForbidden, codeForbidden, fmt.Sprintf("node %s has no gossip key, so its internal API is disabled; set --gossip-key on every node", n.cfg.NodeID))
+			return
+		}
 		if err := n.authenticate(r, path, body); err != nil {
 			n.logger.Warn("rejected internal API request", "path", path, "remote_address", r.RemoteAddr, "error", err)
 			writeError(w, http.StatusUnauthorized, codeUnauthorized, err.Error())
@@ -143,37 +147,22 @@ func (n *Node) InternalHandler() http.Handler {
 	})
 }
 
+// authenticate checks the request's timestamp and HMAC signature. The
+// caller has checked that the node has an auth key.
 func (n *Node) authenticate(r *http.Request, path string, body []byte) error {
-	if n.authKey != nil {
-		ts := r.Header.Get(headerTimestamp)
-		sec, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil {
-			return fmt.Errorf("missing or invalid %s header; requests must be signed with the cluster's gossip key", headerTimestamp)
-		}
-		if skew := time.Since(time.Unix(sec, 0)); skew > maxSignatureSkew || skew < -maxSignatureSkew {
-			return fmt.Errorf("request timestamp is %s off this node's clock; synchronize the clocks (max %s)", skew.Round(time.Second), maxSignatureSkew)
-		}
-		want := signature(n.authKey, r.Method, path, ts, body)
-		if !hmac.Equal([]byte(want), []byte(r.Header.Get(headerSignature))) {
-			return errors.New("invalid request signature; every node needs the same gossip key")
-		}
-		return nil
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	ts := r.Header.Get(headerTimestamp)
+	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return fmt.Errorf("read remote address %q: %w", r.RemoteAddr, err)
+		return fmt.Errorf("missing or invalid %s header; requests must be signed with the cluster's gossip key", headerTimestamp)
 	}
-	ip := net.ParseIP(host)
-	// The member map, not memberlist.Members: memberlist changes the
-	// Nodes that Members returns without a lock the caller can take.
-	n.membersMu.Lock()
-	defer n.membersMu.Unlock()
-	for _, m := range n.members {
-		if m.state == GossipAlive && m.addr.Equal(ip) {
-			return nil
-		}
+	if skew := time.Since(time.Unix(sec, 0)); skew > maxSignatureSkew || skew < -maxSignatureSkew {
+		return fmt.Errorf("request timestamp is %s off this node's clock; synchronize the clocks (max %s)", skew.Round(time.Second), maxSignatureSkew)
 	}
-	return fmt.Errorf("remote address %s is not a gossip member; without a gossip key only cluster members may call the internal API", host)
+	want := signature(n.authKey, r.Method, path, ts, body)
+	if !hmac.Equal([]byte(want), []byte(r.Header.Get(headerSignature))) {
+		return errors.New("invalid request signature; every node needs the same gossip key")
+	}
+	return nil
 }
 
 func (n *Node) serveApply(w http.ResponseWriter, r *http.Request, body []byte) {

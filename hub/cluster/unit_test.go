@@ -39,6 +39,10 @@ func TestConfigValidate(t *testing.T) {
 		{"relative url", func(c *Config) { c.HTTPURL = "127.0.0.1:8080" }, "not an absolute http(s) URL"},
 		{"short key", func(c *Config) { c.GossipKey = []byte("short") }, "gossip key has 5 bytes"},
 		{"negative expect", func(c *Config) { c.BootstrapExpect = -1 }, "bootstrap expect -1"},
+		{"single node without key", func(c *Config) { c.BootstrapExpect = 1 }, ""},
+		{"expect three without key", func(c *Config) { c.BootstrapExpect = 3 }, "needs a gossip key"},
+		{"join without key", func(c *Config) { c.Join = []string{"127.0.0.1:7947"} }, "needs a gossip key"},
+		{"expect three with key", func(c *Config) { c.BootstrapExpect = 3; c.GossipKey = make([]byte, 32) }, ""},
 		{"wildcard bind", func(c *Config) { c.RaftBind = "0.0.0.0:7000"; c.RaftAdvertise = "10.0.0.1:7000" }, ""},
 		{"wildcard advertise", func(c *Config) { c.GossipBind = "0.0.0.0:7946" }, "gossip advertise address \"0.0.0.0:7946\" is unspecified"},
 	}

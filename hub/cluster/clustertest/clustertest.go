@@ -5,6 +5,7 @@ package clustertest
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -52,8 +53,8 @@ type Cluster struct {
 	registries []*prometheus.Registry
 }
 
-// New starts n nodes with BootstrapExpect n, each joining all the others,
-// and waits until they have elected a leader and every node is a voter
+// New starts n nodes with BootstrapExpect n, each joining all the others
+// and sharing one random gossip key, and waits until they have elected a leader and every node is a voter
 // and ready. The cluster shuts down (without leave) when the test ends.
 func New(t testing.TB, n int, opts ...Options) *Cluster {
 	t.Helper()
@@ -72,6 +73,12 @@ func New(t testing.TB, n int, opts ...Options) *Cluster {
 	c.registries = make([]*prometheus.Registry, n)
 	c.configs = make([]cluster.Config, n)
 
+	// Every node shares one random gossip key, because the internal API
+	// rejects every request without one. Options.Configure may remove it.
+	key := make([]byte, 32)
+	if _, err := cryptorand.Read(key); err != nil {
+		t.Fatalf("generate gossip key: %v", err)
+	}
 	gossip := make([]string, n)
 	for i := range n {
 		httpAddr := freeAddr(t, false)
@@ -83,6 +90,7 @@ func New(t testing.TB, n int, opts ...Options) *Cluster {
 			GossipBind:      gossip[i],
 			HTTPURL:         "http://" + httpAddr,
 			BootstrapExpect: n,
+			GossipKey:       key,
 			GossipLocal:     true,
 		}
 	}
