@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"flag"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ringhook/ringhook/hub/gateway"
 )
 
 // freeAddr returns a 127.0.0.1 address whose TCP port, and UDP port when
@@ -55,6 +59,16 @@ func TestHubRejectsInvalidConfig(t *testing.T) {
 		{name: "negative leader wait", args: append(base, "--leader-wait", "-1s"), want: "--leader-wait"},
 		{name: "zero no-agent wait", args: append(base, "--no-agent-wait", "0s"), want: "--no-agent-wait"},
 		{name: "invalid log level", args: append(base, "--log-level", "loud"), want: "--log-level"},
+		{name: "three nodes without gossip key", args: append(base, "--bootstrap-expect", "3"), want: "--gossip-key-file"},
+		{name: "join without gossip key", args: append(base, "--bootstrap-expect", "1", "--join", "127.0.0.1:7947"), want: "--gossip-key"},
+		{name: "public url without scheme separator", args: append(base, "--public-url", "ftp//x"), want: "--public-url"},
+		{name: "public url ftp", args: append(base, "--public-url", "ftp://hooks.example.com"), want: "--public-url"},
+		{name: "public url relative", args: append(base, "--public-url", "/ringhook"), want: "--public-url"},
+		{name: "public url with query", args: append(base, "--public-url", "https://hooks.example.com/?a=1"), want: "--public-url"},
+		{name: "public url with user", args: append(base, "--public-url", "https://user:pw@hooks.example.com"), want: "--public-url"},
+		{name: "zero heartbeat interval", args: append(base, "--heartbeat-interval", "0s"), want: "--heartbeat-interval"},
+		{name: "negative reconnect grace", args: append(base, "--reconnect-grace", "-1s"), want: "--reconnect-grace"},
+		{name: "reconnect grace below interval", args: append(base, "--heartbeat-interval", "2s", "--reconnect-grace", "1s"), want: "--reconnect-grace"},
 		{name: "unknown config key", args: append(base, "--config", writeFile(t, "hub.yaml", "node-id: hub1\nraft-adress: 127.0.0.1:7000\n")), want: `"raft-adress"`},
 		{name: "positional argument", args: append(base, "extra"), want: `"extra"`},
 	}
@@ -69,6 +83,49 @@ func TestHubRejectsInvalidConfig(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tt.want) {
 				t.Errorf("stderr %q does not name %s", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestHubConfigFromFlags(t *testing.T) {
+	dir := t.TempDir()
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	tests := []struct {
+		name      string
+		args      []string
+		heartbeat time.Duration
+		grace     time.Duration
+		publicURL string
+	}{
+		{name: "defaults", heartbeat: gateway.DefaultHeartbeatInterval, grace: 2 * gateway.DefaultHeartbeatInterval},
+		{name: "grace from interval", args: []string{"--heartbeat-interval", "1s"}, heartbeat: time.Second, grace: 2 * time.Second},
+		{name: "both set", args: []string{"--heartbeat-interval", "1s", "--reconnect-grace", "3s"}, heartbeat: time.Second, grace: 3 * time.Second},
+		{name: "public url with prefix", args: []string{"--public-url", "https://example.com/ringhook"}, publicURL: "https://example.com/ringhook",
+			heartbeat: gateway.DefaultHeartbeatInterval, grace: 2 * gateway.DefaultHeartbeatInterval},
+		{name: "cluster with key", args: []string{"--bootstrap-expect", "3", "--join", "127.0.0.1:7947", "--gossip-key", key},
+			heartbeat: gateway.DefaultHeartbeatInterval, grace: 2 * gateway.DefaultHeartbeatInterval},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("ringhook hub", flag.ContinueOnError)
+			var flags hubFlags
+			flags.register(fs)
+			if err := fs.Parse(append([]string{"--node-id", "hub1", "--data-dir", dir}, tt.args...)); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := flags.config()
+			if err != nil {
+				t.Fatalf("config: %v", err)
+			}
+			if cfg.HeartbeatInterval != tt.heartbeat {
+				t.Errorf("HeartbeatInterval = %s, want %s", cfg.HeartbeatInterval, tt.heartbeat)
+			}
+			if cfg.ReconnectGrace != tt.grace {
+				t.Errorf("ReconnectGrace = %s, want %s", cfg.ReconnectGrace, tt.grace)
+			}
+			if cfg.PublicURL != tt.publicURL {
+				t.Errorf("PublicURL = %q, want %q", cfg.PublicURL, tt.publicURL)
 			}
 		})
 	}
