@@ -63,7 +63,7 @@ func (e *BlockedError) Error() string {
 //
 // An emergency number or a short code of defaultRegion ("112", "911") returns
 // a *BlockedError; any other number that is not a valid phone number returns
-// an error wrapping ErrInvalidNumber, and so does a number with an extension
+// an error wrapping ErrInvalidNumber. So does a number with an extension
 // ("+1 202 555 0101 ext. 5"). A valid number that Check blocks returns
 // Check's *BlockedError, so a nil error means the number is callable.
 func Normalize(raw, defaultRegion string) (string, error) {
@@ -96,7 +96,7 @@ func Normalize(raw, defaultRegion string) (string, error) {
 		}
 		return "", fmt.Errorf("%w: %q cannot be read as a phone number: %w", ErrInvalidNumber, Mask(raw), err)
 	}
-	// A call cannot dial an extension after the line answers, so a number
+	// A call cannot dial an extension once it is connected, so a number
 	// with one is rejected instead of silently calling the main line.
 	if num.GetExtension() != "" {
 		return "", fmt.Errorf("%w: %q has an extension, which a call cannot dial: give the member's direct number without the extension", ErrInvalidNumber, Mask(raw))
