@@ -67,6 +67,10 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	requestID := uuid.NewString()
 
 	resp, err := s.receiveWebhook(r, endpointID, requestID)
+	if errors.Is(err, errProbe) {
+		s.answerProbe(w, r, endpointID)
+		return
+	}
 	status := http.StatusAccepted
 	outcome := ""
 	if err != nil {
@@ -93,10 +97,48 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		"duration_ms", elapsed.Milliseconds())
 }
 
-// receiveWebhook checks, parses and applies one webhook. An unknown
-// endpoint goes through the same reading, parsing and key comparison as a
-// known one before it is rejected, so the response time does not tell them
-// apart.
+// probeMethods are the methods that tools send to check a URL rather than
+// to deliver an alert: curl -I, link unfurlers and URL validators send
+// HEAD, and browsers send OPTIONS as the CORS preflight.
+var probeMethods = map[string]bool{http.MethodHead: true, http.MethodOptions: true}
+
+// webhookMethods is the Allow header of a probe's response. Any method is
+// accepted as an alert, and these are the ones tools use.
+const webhookMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+// outcomeProbe is the outcome label of probes in the webhook metric.
+const outcomeProbe = "probe"
+
+// errProbe is returned by receiveWebhook for a probe of a known endpoint.
+var errProbe = errors.New("webhook probe")
+
+// isProbe reports whether a request checks the webhook URL instead of
+// delivering an alert: a HEAD or OPTIONS request with an empty body and an
+// empty query string. A HEAD or OPTIONS request that carries either is an
+// alert like any other.
+func isProbe(r *http.Request, body []byte) bool {
+	return probeMethods[r.Method] && len(body) == 0 && r.URL.RawQuery == ""
+}
+
+// answerProbe answers a probe of a known endpoint with 204 and stores
+// nothing, so checking a webhook URL never places a call.
+func (s *Server) answerProbe(w http.ResponseWriter, r *http.Request, endpointID string) {
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Allow", webhookMethods)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	s.metrics.webhooks.WithLabelValues(outcomeProbe, strconv.Itoa(http.StatusNoContent)).Inc()
+	s.log.Debug("webhook probe answered without storing a request",
+		"endpoint_id", endpointID,
+		"method", r.Method,
+		"status", http.StatusNoContent)
+}
+
+// receiveWebhook checks, parses and applies one webhook. It returns
+// errProbe, and applies nothing, for a probe (see isProbe) of a known
+// endpoint. An unknown endpoint goes through the same reading, parsing and
+// key comparison as a known one before it is rejected, so the response
+// time does not tell them apart; this holds for probes too.
 func (s *Server) receiveWebhook(r *http.Request, endpointID, requestID string) (*WebhookResponse, error) {
 	body, err := readBody(r, s.cfg.MaxBodyBytes)
 	if err != nil {
@@ -121,6 +163,11 @@ func (s *Server) receiveWebhook(r *http.Request, endpointID, requestID string) (
 	switch {
 	case !known:
 		return nil, newError(http.StatusNotFound, CodeNotFound, "no endpoint with this id; check the webhook URL")
+	case isProbe(r, body):
+		// A probe stores nothing, so it needs no alert key: a browser's
+		// CORS preflight never carries one, and a 401 would tell no more
+		// than the 204 does.
+		return nil, errProbe
 	case endpoint.AlertKeyHash != "" && key == "":
 		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "this endpoint requires the %s header", AlertKeyHeader)
 	case endpoint.AlertKeyHash != "" && !keyMatches:

@@ -218,6 +218,83 @@ func TestWebhookBadInputs(t *testing.T) {
 	})
 }
 
+func TestWebhookProbeStoresNothing(t *testing.T) {
+	env := newEnv(t)
+	f := env.setup(nil)
+	keyed := env.mustAdmin(http.StatusCreated, "POST", "/endpoints", map[string]any{
+		"org_id": f.orgID, "name": "keyed", "scenario_id": f.scenarioID, "alert_key": "s3cret-key",
+	})
+	keyedID := keyed["id"].(string)
+
+	for _, method := range []string{"HEAD", "OPTIONS"} {
+		for _, id := range []string{f.endpointID, keyedID} {
+			res := env.send(method, "/api/wh/"+id, nil, nil)
+			if res.status != http.StatusNoContent {
+				t.Errorf("%s %s: status %d, want 204: %s", method, id, res.status, res.body)
+			}
+			allow := res.header.Get("Allow")
+			if method == "OPTIONS" && (!strings.Contains(allow, "POST") || !strings.Contains(allow, "GET")) {
+				t.Errorf("OPTIONS: Allow = %q, want a list of methods with GET and POST", allow)
+			}
+		}
+		res := env.send(method, "/api/wh/6b0f5a1e-8e55-4b43-9d7a-1f2f3c4d5e6f", nil, nil)
+		if res.status != http.StatusNotFound {
+			t.Errorf("%s on an unknown endpoint: status %d, want 404", method, res.status)
+		}
+	}
+
+	list := env.mustAdmin(http.StatusOK, "GET", "/requests", nil)
+	if list["count"] != float64(0) {
+		t.Errorf("probes stored %v requests, want none: %v", list["count"], list["items"])
+	}
+	calls := env.mustAdmin(http.StatusOK, "GET", "/calls", nil)
+	if calls["count"] != float64(0) {
+		t.Errorf("probes queued %v calls, want none", calls["count"])
+	}
+
+	metrics := string(env.send("GET", "/metrics", nil, nil).body)
+	if want := `ringhook_webhook_requests_total{outcome="probe",status="204"} 4`; !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %q", want)
+	}
+}
+
+func TestWebhookProbeWithContentIsAlert(t *testing.T) {
+	env := newEnv(t)
+	f := env.setup(nil)
+
+	cases := []struct {
+		name, method, query, body string
+	}{
+		{"HEAD with query", "HEAD", "?severity=critical", ""},
+		{"OPTIONS with query", "OPTIONS", "?severity=critical", ""},
+		{"OPTIONS with body", "OPTIONS", "", `{"severity":"critical"}`},
+		{"GET without body", "GET", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := env.mustAdmin(http.StatusOK, "GET", "/requests", nil)["count"].(float64)
+
+			var body any
+			if c.body != "" {
+				body = c.body
+			}
+			res := env.send(c.method, "/api/wh/"+f.endpointID+c.query, body, nil)
+			if res.status != http.StatusAccepted {
+				t.Fatalf("status %d, want 202: %s", res.status, res.body)
+			}
+
+			after := env.mustAdmin(http.StatusOK, "GET", "/requests", nil)
+			if after["count"].(float64) != before+1 {
+				t.Fatalf("requests stored: %v, want %v", after["count"], before+1)
+			}
+			newest := after["items"].([]any)[0].(map[string]any)
+			if newest["method"] != c.method {
+				t.Errorf("stored method = %v, want %s", newest["method"], c.method)
+			}
+		})
+	}
+}
+
 // stuckBackend never finds a leader: Apply waits until its context ends.
 type stuckBackend struct{ *testBackend }
 
