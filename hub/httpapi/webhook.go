@@ -68,7 +68,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 
 	resp, err := s.receiveWebhook(r, endpointID, requestID)
 	if errors.Is(err, errProbe) {
-		s.answerProbe(w, r, endpointID)
+		s.respondToProbe(w, r, endpointID)
 		return
 	}
 	status := http.StatusAccepted
@@ -120,15 +120,15 @@ func isProbe(r *http.Request, body []byte) bool {
 	return probeMethods[r.Method] && len(body) == 0 && r.URL.RawQuery == ""
 }
 
-// answerProbe answers a probe of a known endpoint with 204 and stores
+// respondToProbe writes 204 to a probe of a known endpoint and stores
 // nothing, so checking a webhook URL never places a call.
-func (s *Server) answerProbe(w http.ResponseWriter, r *http.Request, endpointID string) {
+func (s *Server) respondToProbe(w http.ResponseWriter, r *http.Request, endpointID string) {
 	if r.Method == http.MethodOptions {
 		w.Header().Set("Allow", webhookMethods)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	s.metrics.webhooks.WithLabelValues(outcomeProbe, strconv.Itoa(http.StatusNoContent)).Inc()
-	s.log.Debug("webhook probe answered without storing a request",
+	s.log.Debug("webhook probe; no request stored",
 		"endpoint_id", endpointID,
 		"method", r.Method,
 		"status", http.StatusNoContent)
@@ -138,7 +138,7 @@ func (s *Server) answerProbe(w http.ResponseWriter, r *http.Request, endpointID 
 // errProbe, and applies nothing, for a probe (see isProbe) of a known
 // endpoint. An unknown endpoint goes through the same reading, parsing and
 // key comparison as a known one before it is rejected, so the response
-// time does not tell them apart; this holds for probes too.
+// time does not tell them apart. Probes take the same steps.
 func (s *Server) receiveWebhook(r *http.Request, endpointID, requestID string) (*WebhookResponse, error) {
 	body, err := readBody(r, s.cfg.MaxBodyBytes)
 	if err != nil {
