@@ -85,7 +85,9 @@ func runCLI(ctx context.Context, name string, cmd cliCommand, args []string, std
 		stderr: stderr,
 	}
 	if err := cmd.run(ctx, c, positional); err != nil {
-		fmt.Fprintf(stderr, "ringhook %s: %v\n", name, err)
+		// Errors can quote the hub's messages, and those quote values a
+		// webhook sender chose: sanitize them like any other output.
+		c.errorf("ringhook %s: %s\n", name, err)
 		var apiErr *adminclient.APIError
 		if errors.As(err, &apiErr) && apiErr.Status == 401 {
 			fmt.Fprintln(stderr, "Set an admin token with --token or RINGHOOK_TOKEN.")
@@ -124,21 +126,37 @@ func firstNonEmpty(values ...string) string {
 	return ""
 }
 
-// printJSON writes v as indented JSON.
+// printJSON writes v as indented JSON, with the characters a terminal
+// could obey escaped (see escapeJSONText).
 func (c *cliContext) printJSON(v any) error {
-	enc := json.NewEncoder(c.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode the output as JSON: %w", err)
+	}
+	data = append(escapeJSONText(data), '\n')
+	_, err = c.stdout.Write(data)
+	return err
 }
 
-// printTable writes rows under a header, aligned in columns.
+// printTable writes rows under a header, aligned in columns, with every
+// cell sanitized. A nil header prints the rows alone.
 func (c *cliContext) printTable(header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	if header != nil {
+		fmt.Fprintln(tw, strings.Join(sanitizeRow(header), "\t"))
+	}
 	for _, row := range rows {
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
+		fmt.Fprintln(tw, strings.Join(sanitizeRow(row), "\t"))
 	}
 	return tw.Flush()
+}
+
+func sanitizeRow(row []string) []string {
+	out := make([]string, len(row))
+	for i, cell := range row {
+		out[i] = sanitize(cell)
+	}
+	return out
 }
 
 // printResult writes v as JSON with -o json, else calls table.

@@ -60,8 +60,8 @@ func runAgents(ctx context.Context, c *cliContext, args []string) error {
 		if c.output == "json" {
 			return c.printJSON(created)
 		}
-		fmt.Fprintf(c.stdout, "Created agent %s (%s, trunk %s).\n", text(created["id"]), agentCreate.name, agentCreate.trunk)
-		fmt.Fprintf(c.stdout, "Agent token (shown once, store it now):\n\n  %s\n", text(created["token"]))
+		c.printf("Created agent %s (%s, trunk %s).\n", text(created["id"]), agentCreate.name, agentCreate.trunk)
+		c.printf("Agent token (shown once, store it now):\n\n  %s\n", text(created["token"]))
 		return nil
 	}
 	return runGet(ctx, c, []string{"agents"}, "")
@@ -88,7 +88,7 @@ func runCluster(ctx context.Context, c *cliContext, args []string) error {
 		if err := c.client.Do(ctx, "DELETE", "/api/v1/cluster/nodes/"+url.PathEscape(args[1]), nil, nil, nil); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "removed node %s from the Raft configuration\n", args[1])
+		c.printf("removed node %s from the Raft configuration\n", args[1])
 		return nil
 	default:
 		return fmt.Errorf("unknown cluster subcommand %q; use status or remove", args[0])
@@ -99,10 +99,10 @@ func runCluster(ctx context.Context, c *cliContext, args []string) error {
 // node, then one row per node when the answer lists them.
 func printClusterStatus(c *cliContext, status map[string]any) error {
 	// The answer is cluster.Status: the node's Raft state is "Leader" on the leader.
-	fmt.Fprintf(c.stdout, "answered by: %s (leader: %s)\n", text(status["node_id"]), yesNo(status["state"] == "Leader"))
+	c.printf("answered by: %s (leader: %s)\n", text(status["node_id"]), yesNo(status["state"] == "Leader"))
 	for _, key := range []string{"state", "ready", "leader_id", "leader_url", "term", "last_log_index", "commit_index", "applied_index"} {
 		if v, ok := findKey(status, key); ok {
-			fmt.Fprintf(c.stdout, "%-15s %s\n", strings.ReplaceAll(key, "_", " ")+":", text(v))
+			c.printf("%-15s %s\n", strings.ReplaceAll(key, "_", " ")+":", text(v))
 		}
 	}
 	nodes, _ := findKey(status, "nodes")
@@ -182,6 +182,6 @@ func runTokenCreate(ctx context.Context, c *cliContext, args []string, name stri
 	if c.output == "json" {
 		return c.printJSON(created)
 	}
-	fmt.Fprintf(c.stdout, "Created admin token %s (%s).\nToken (shown once, store it now):\n\n  %s\n", text(created["id"]), name, text(created["token"]))
+	c.printf("Created admin token %s (%s).\nToken (shown once, store it now):\n\n  %s\n", text(created["id"]), name, text(created["token"]))
 	return nil
 }

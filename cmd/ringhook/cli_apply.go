@@ -406,9 +406,9 @@ func (a *applier) applyEndpoints(ctx context.Context, orgID string, desired []ap
 			return fmt.Errorf("create endpoint %q: %w", d.Name, err)
 		}
 		a.report("created", "endpoint", d.Name)
-		fmt.Fprintf(a.c.stdout, "  webhook URL: %s\n", created.WebhookURL)
+		a.c.printf("  webhook URL: %s\n", created.WebhookURL)
 		if created.AlertKey != "" {
-			fmt.Fprintf(a.c.stdout, "  X-Alert-Key (shown once): %s\n", created.AlertKey)
+			a.c.printf("  X-Alert-Key (shown once): %s\n", created.AlertKey)
 		}
 	}
 	return nil
@@ -466,7 +466,7 @@ func (a *applier) update(ctx context.Context, kind, name, path string, current, 
 }
 
 func (a *applier) report(verb, kind, name string) {
-	fmt.Fprintf(a.c.stdout, "%s %s %q\n", verb, kind, name)
+	fmt.Fprintf(a.c.stdout, "%s %s %q\n", verb, kind, name) // %q escapes control characters
 }
 
 // comparable returns an object's id and its JSON fields without the ones

@@ -165,7 +165,7 @@ func followCallList(ctx context.Context, c *cliContext, query url.Values) error 
 			if ctx.Err() != nil {
 				return nil
 			}
-			fmt.Fprintf(c.stderr, "list calls failed, retrying: %v\n", err)
+			c.errorf("list calls failed, retrying in 2 s: %s\n", err)
 		}
 		sort.Slice(calls, func(i, j int) bool { return calls[i].QueuedAt.Before(calls[j].QueuedAt) })
 		for _, call := range calls {
@@ -176,7 +176,7 @@ func followCallList(ctx context.Context, c *cliContext, query url.Values) error 
 			seen[call.ID] = key
 			if c.output == "json" {
 				line, _ := json.Marshal(call)
-				fmt.Fprintln(c.stdout, string(line))
+				fmt.Fprintln(c.stdout, string(escapeJSONText(line)))
 				continue
 			}
 			c.printTable(nil, [][]string{callRow(call)})
@@ -197,32 +197,33 @@ func runCall(ctx context.Context, c *cliContext, args []string) error {
 	if c.output == "json" {
 		return c.printJSON(call)
 	}
-	w := c.stdout
-	fmt.Fprintf(w, "Call %s\n", call.ID)
-	fmt.Fprintf(w, "  phone:       %s\n", call.Phone)
-	fmt.Fprintf(w, "  status:      %s\n", call.Status)
-	fmt.Fprintf(w, "  disposition: %s\n", text(call.Disposition))
-	fmt.Fprintf(w, "  reason:      %s\n", text(call.Reason))
-	fmt.Fprintf(w, "  request:     %s (endpoint %s)\n", call.RequestID, call.EndpointID)
-	fmt.Fprintf(w, "  queued at:   %s\n", call.QueuedAt.Format(time.RFC3339))
+	c.printf("Call %s\n", call.ID)
+	c.printf("  phone:       %s\n", call.Phone)
+	c.printf("  status:      %s\n", call.Status)
+	c.printf("  disposition: %s\n", text(call.Disposition))
+	c.printf("  reason:      %s\n", text(call.Reason))
+	c.printf("  request:     %s (endpoint %s)\n", call.RequestID, call.EndpointID)
+	c.printf("  queued at:   %s\n", call.QueuedAt.Format(time.RFC3339))
 	if !call.FinishedAt.IsZero() {
-		fmt.Fprintf(w, "  finished at: %s\n", call.FinishedAt.Format(time.RFC3339))
+		c.printf("  finished at: %s\n", call.FinishedAt.Format(time.RFC3339))
 	}
 	for _, a := range call.Attempts {
-		fmt.Fprintf(w, "\nAttempt %d on agent %s (trunk %s), assigned %s\n", a.Number, a.AgentID, text(a.Trunk), a.AssignedAt.Format(time.RFC3339))
-		fmt.Fprintf(w, "  progress:    %s\n", text(a.Progress))
-		fmt.Fprintf(w, "  disposition: %s, retryable: %s\n", text(a.Disposition), yesNo(a.Retryable))
-		fmt.Fprintf(w, "  cause:       %d %s\n", a.Cause, a.CauseText)
+		c.printf("\nAttempt %d on agent %s (trunk %s), assigned %s\n", a.Number, a.AgentID, text(a.Trunk), a.AssignedAt.Format(time.RFC3339))
+		c.printf("  progress:    %s\n", text(a.Progress))
+		c.printf("  disposition: %s, retryable: %s\n", text(a.Disposition), yesNo(a.Retryable))
+		c.printf("  cause:       %d %s\n", a.Cause, a.CauseText)
 		if a.SIPCode != 0 {
-			fmt.Fprintf(w, "  SIP code:    %d\n", a.SIPCode)
+			c.printf("  SIP code:    %d\n", a.SIPCode)
 		}
 		if a.Error != "" {
-			fmt.Fprintf(w, "  error:       %s\n", a.Error)
+			c.printf("  error:       %s\n", a.Error)
 		}
 		if len(a.Raw) > 0 {
 			var pretty bytes.Buffer
 			if json.Indent(&pretty, a.Raw, "    ", "  ") == nil {
-				fmt.Fprintf(w, "  raw ARI data:\n    %s\n", pretty.String())
+				// Indent accepts only valid JSON, which has no raw C0
+				// controls, so only C1 and invalid bytes need escaping.
+				fmt.Fprintf(c.stdout, "  raw ARI data:\n    %s\n", escapeJSONText(pretty.Bytes()))
 			}
 		}
 	}

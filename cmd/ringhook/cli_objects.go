@@ -170,7 +170,7 @@ func runDelete(ctx context.Context, c *cliContext, args []string) error {
 	if err := c.client.Do(ctx, "DELETE", "/api/v1/"+kind.path+"/"+url.PathEscape(args[1]), nil, nil, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "deleted %s %s\n", strings.TrimSuffix(kind.path, "s"), args[1])
+	c.printf("deleted %s %s\n", strings.TrimSuffix(kind.path, "s"), args[1])
 	return nil
 }
 
