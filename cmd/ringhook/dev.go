@@ -39,8 +39,11 @@ const devNodes = 3
 // use the demo, and for a later run with the same --data-dir to come back
 // on the same addresses with the same objects.
 type devState struct {
-	WebhookURL string     `json:"webhook_url"`
-	AdminToken string     `json:"admin_token"`
+	WebhookURL string `json:"webhook_url"`
+	AdminToken string `json:"admin_token"`
+	// GossipKey is the base64 key of 32 bytes that the three nodes share;
+	// it signs the writes they forward to each other.
+	GossipKey  string     `json:"gossip_key"`
 	HubURLs    []string   `json:"hub_urls"`
 	EndpointID string     `json:"endpoint_id"`
 	OrgID      string     `json:"org_id"`
@@ -212,6 +215,15 @@ func (d *devRun) loadState() (bool, error) {
 	if len(d.state.Nodes) != devNodes || len(d.state.Agents) != devNodes || d.state.AdminToken == "" {
 		return false, fmt.Errorf("%s is incomplete; remove the folder to start over", d.statePath())
 	}
+	if d.state.GossipKey == "" {
+		// dev.json written before the nodes shared a key: add one. The
+		// data dir's Raft state does not depend on it.
+		key, err := randomGossipKey()
+		if err != nil {
+			return false, err
+		}
+		d.state.GossipKey = key
+	}
 	return true, nil
 }
 
@@ -234,6 +246,9 @@ func (d *devRun) planAddresses(httpAddr string) error {
 		return err
 	}
 	d.state.AdminToken = token
+	if d.state.GossipKey, err = randomGossipKey(); err != nil {
+		return err
+	}
 	for i := 0; i < devNodes; i++ {
 		node := devNode{ID: fmt.Sprintf("hub%d", i+1)}
 		if i == 0 {
@@ -253,6 +268,10 @@ func (d *devRun) planAddresses(httpAddr string) error {
 }
 
 func (d *devRun) startHubs(ctx context.Context) error {
+	key, err := base64.StdEncoding.DecodeString(d.state.GossipKey)
+	if err != nil {
+		return fmt.Errorf("gossip_key in %s is not valid base64 (%v); remove the folder to start over", d.statePath(), err)
+	}
 	var gossip []string
 	for _, n := range d.state.Nodes {
 		gossip = append(gossip, n.GossipAddr)
@@ -267,6 +286,7 @@ func (d *devRun) startHubs(ctx context.Context) error {
 				GossipBind:      n.GossipAddr,
 				Join:            gossip,
 				BootstrapExpect: devNodes,
+				GossipKey:       key,
 			},
 			HTTPAddr:       n.HTTPAddr,
 			BootstrapToken: d.state.AdminToken,
@@ -565,6 +585,15 @@ func randomToken() (string, error) {
 		return "", fmt.Errorf("read random bytes: %w", err)
 	}
 	return "dev-" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// randomGossipKey returns a random 32-byte gossip key in base64.
+func randomGossipKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("read random bytes for the gossip key: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
 }
 
 func freeLoopbackAddr() (string, error) {

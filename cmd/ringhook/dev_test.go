@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -102,6 +103,14 @@ func TestDevDemoCallsAndResumes(t *testing.T) {
 	if len(state.AdminToken) < 16 {
 		t.Errorf("admin_token = %q, want a long random token", state.AdminToken)
 	}
+	if key, err := base64.StdEncoding.DecodeString(state.GossipKey); err != nil || len(key) != 32 {
+		t.Errorf("gossip_key decodes to %d bytes (err %v), want 32", len(key), err)
+	}
+	if info, err := os.Stat(filepath.Join(dataDir, "dev.json")); err != nil {
+		t.Errorf("stat dev.json: %v", err)
+	} else if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Errorf("dev.json mode = %o, want 600 because it holds the admin token and gossip key", mode)
+	}
 	if len(state.HubURLs) != devNodes {
 		t.Errorf("hub_urls = %v, want %d URLs", state.HubURLs, devNodes)
 	}
@@ -162,6 +171,9 @@ func TestDevDemoCallsAndResumes(t *testing.T) {
 	}
 	if resumed.WebhookURL != state.WebhookURL {
 		t.Errorf("webhook URL after restart = %q, want %q", resumed.WebhookURL, state.WebhookURL)
+	}
+	if resumed.GossipKey != state.GossipKey {
+		t.Error("gossip key changed after restart, want the one dev.json stored")
 	}
 	if resumed.HubURLs[0] != state.HubURLs[0] {
 		t.Errorf("first hub URL after restart = %q, want %q", resumed.HubURLs[0], state.HubURLs[0])
