@@ -44,6 +44,10 @@ type hubMode struct {
 	closeCode   websocket.StatusCode
 	closeReason string
 	errorCode   string
+	// replaceAfterWelcome closes each session with CloseReplaced right
+	// after Welcome, as the hub does when another process connects with
+	// the same agent token.
+	replaceAfterWelcome bool
 }
 
 func newFakeHub(t *testing.T, autoAck bool) *fakeHub {
@@ -96,6 +100,10 @@ func (h *fakeHub) serve(w http.ResponseWriter, r *http.Request) {
 	h.conn = c
 	h.mu.Unlock()
 	h.write(c, protocol.TypeWelcome, protocol.Welcome{ProtocolVersion: protocol.Version, NodeID: "n1", HeartbeatIntervalMS: 100})
+	if h.mode.replaceAfterWelcome {
+		c.Close(protocol.CloseReplaced, "a newer session of this agent connected")
+		return
+	}
 	for {
 		_, data, err := c.Read(ctx)
 		if err != nil {

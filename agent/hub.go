@@ -66,7 +66,10 @@ func (a *Agent) runHub(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if res.welcomed {
+		// A session that another process's session replaced does not reset
+		// the backoff: two agents with one token would otherwise take the
+		// session from each other about once a second, forever.
+		if res.welcomed && res.closeCode != protocol.CloseReplaced {
 			backoff = a.cfg.ReconnectMin
 		}
 		if res.leaderURL != "" && res.leaderURL != target {
@@ -88,6 +91,9 @@ func (a *Agent) runHub(ctx context.Context) {
 			a.logger.Error("the hub rejected this agent's protocol version; upgrade the agent or the hub", "hub", target, "protocol_version", protocol.Version, "error", res.err, "retry_in", wait.String())
 		case protocol.CloseUnauthorized:
 			a.logger.Error("the hub rejected the agent token; check the token or create a new one", "hub", target, "error", res.err, "retry_in", wait.String())
+		case protocol.CloseReplaced:
+			a.logger.Warn("another process uses this agent's token and took over the hub session; give each agent its own token",
+				"agent_id", a.agentID, "hub", target, "error", res.err, "retry_in", wait.String())
 		default:
 			a.logger.Warn("hub connection ended; reconnecting", "hub", target, "error", res.err, "retry_in", wait.String())
 		}

@@ -170,3 +170,59 @@ func TestAgentUnauthorizedCloseCode(t *testing.T) {
 		t.Errorf("logged error %q lacks the error code %q", msg, protocol.CodeUnauthorized)
 	}
 }
+
+// TestAgentReplacedSessionBacksOff runs an agent against a hub that closes
+// every session with CloseReplaced, as when a second process uses the same
+// token. The agent must back off exponentially and warn each time.
+func TestAgentReplacedSessionBacksOff(t *testing.T) {
+	sim := startSim(t)
+	hub := newFakeHubMode(t, hubMode{replaceAfterWelcome: true})
+	logs := &logBuffer{}
+	const reconnectMin, reconnectMax = 20 * time.Millisecond, 160 * time.Millisecond
+	a, err := New(Config{
+		HubURLs: []string{hub.srv.URL}, Token: testToken, ARIURL: sim.URL(),
+		ARIUser: "ringhook", ARIPassword: "pw", DialTemplate: "PJSIP/{number}@trunk",
+		ReconnectMin: reconnectMin, ReconnectMax: reconnectMax,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	const logMsg = "another process uses this agent's token"
+	const occurrences = 6
+	eventually(t, "six replaced sessions are logged", func() bool { return len(logs.records(logMsg)) >= occurrences })
+	cancel()
+	<-done
+
+	records := logs.records(logMsg)
+	// Every session ended by the replacement, except possibly the one that
+	// the test's cancel interrupted, has its own warning.
+	if hellos := hub.helloCount(); len(records) < hellos-1 {
+		t.Errorf("%d warnings for %d sessions, want one per replaced session", len(records), hellos)
+	}
+
+	// The k-th wait is drawn from the upper half of min(reconnectMin*2^k,
+	// reconnectMax), so it is at least half of that.
+	backoff := reconnectMin
+	for i, rec := range records[:occurrences] {
+		if rec["level"] != "WARN" {
+			t.Errorf("warning %d: level = %v, want WARN", i, rec["level"])
+		}
+		if rec["agent_id"] != "agent1" {
+			t.Errorf("warning %d: agent_id = %v, want agent1", i, rec["agent_id"])
+		}
+		wait, err := time.ParseDuration(rec["retry_in"].(string))
+		if err != nil {
+			t.Fatalf("warning %d: retry_in %v: %v", i, rec["retry_in"], err)
+		}
+		if wait < backoff/2 || wait > reconnectMax {
+			t.Errorf("warning %d: retry_in = %s, want between %s and %s", i, wait, backoff/2, reconnectMax)
+		}
+		backoff = min(2*backoff, reconnectMax)
+	}
+}
