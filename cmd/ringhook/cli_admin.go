@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/ringhook/ringhook/hub/adminclient"
 )
 
 func init() {
@@ -19,7 +22,7 @@ func init() {
 		run: runAgents,
 	})
 	registerCLI("cluster", "show the hub cluster, or remove a failed node", cliCommand{
-		usage: "status | remove NODE_ID", minArgs: 1, maxArgs: 2,
+		usage: "[status | remove NODE_ID]", maxArgs: 2,
 		run: runCluster,
 	})
 	var test endpointTest
@@ -50,7 +53,7 @@ func runAgents(ctx context.Context, c *cliContext, args []string) error {
 			return fmt.Errorf("unknown agents subcommand %q; use 'ringhook agents' or 'ringhook agents create'", args[0])
 		}
 		if agentCreate.name == "" || agentCreate.trunk == "" {
-			return fmt.Errorf("agents create needs --name and --trunk")
+			return fmt.Errorf("agents create needs --name and --trunk, e.g. ringhook agents create --name pbx-1 --trunk trunk-a")
 		}
 		var created map[string]any
 		body := map[string]string{"name": agentCreate.name, "trunk": agentCreate.trunk}
@@ -67,7 +70,83 @@ func runAgents(ctx context.Context, c *cliContext, args []string) error {
 	return runGet(ctx, c, []string{"agents"}, "")
 }
 
+// listAgents prints the agents with their health. Only the leader knows
+// agent health: a follower's list leaves it out and has a note naming the
+// leader, so listAgents asks the leader whose URL GET /api/v1/cluster
+// returns, and shows health as unknown when that fails.
+func listAgents(ctx context.Context, c *cliContext, query url.Values) error {
+	var list []map[string]any
+	note, err := c.client.ListNote(ctx, "/api/v1/agents", query, &list)
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		leaderList, leaderURL, err := listAgentsOnLeader(ctx, c, query)
+		if err != nil {
+			c.errorf("note from the hub: %s\n", note)
+			c.errorf("cannot ask the leader (%s); agent health shows as unknown: run the command again with --hub set to the leader's URL\n", err)
+		} else {
+			c.errorf("agent health from the leader at %s\n", leaderURL)
+			list, note = leaderList, ""
+		}
+	}
+	return c.printResult(list, func() error {
+		if note == "" {
+			// The leader's list leaves health out for an agent that has
+			// no session: that agent is not connected.
+			for _, agent := range list {
+				if _, ok := agent["health"]; !ok {
+					agent["health"] = map[string]any{}
+				}
+			}
+		}
+		return c.printObjects(objectKinds["agents"], list)
+	})
+}
+
+// listAgentsOnLeader lists the agents on the leader that the --hub node
+// names, and returns the list and the leader's URL. It never sends the
+// token over http when --hub is https.
+func listAgentsOnLeader(ctx context.Context, c *cliContext, query url.Values) ([]map[string]any, string, error) {
+	var status map[string]any
+	if err := c.client.Do(ctx, "GET", "/api/v1/cluster", nil, nil, &status); err != nil {
+		return nil, "", fmt.Errorf("read the leader's URL: %w", err)
+	}
+	found, _ := findKey(status, "leader_url")
+	leaderURL, _ := found.(string)
+	if leaderURL == "" {
+		return nil, "", errors.New("the node knows no leader right now")
+	}
+	if strings.HasPrefix(c.client.BaseURL, "https:") && !strings.HasPrefix(leaderURL, "https:") {
+		return nil, "", fmt.Errorf("the leader's URL %s is not https like --hub", leaderURL)
+	}
+	leader := adminclient.New(leaderURL, c.client.Token)
+	leader.HTTP = c.client.HTTP
+	var list []map[string]any
+	note, err := leader.ListNote(ctx, "/api/v1/agents", query, &list)
+	if err != nil {
+		return nil, "", err
+	}
+	if note != "" {
+		return nil, "", fmt.Errorf("%s is not the leader either: %s", leaderURL, note)
+	}
+	return list, leaderURL, nil
+}
+
+// healthCell renders a field of an agent's health: unknown when the list
+// has no health for the agent.
+func healthCell(agent map[string]any, key string) string {
+	health, ok := agent["health"].(map[string]any)
+	if !ok {
+		return "unknown"
+	}
+	return yesNo(health[key] == true)
+}
+
 func runCluster(ctx context.Context, c *cliContext, args []string) error {
+	if len(args) == 0 {
+		args = []string{"status"}
+	}
 	switch args[0] {
 	case "status":
 		if len(args) != 1 {

@@ -85,8 +85,8 @@ var objectKinds = map[string]objectKind{
 	}},
 	"agents": {path: "agents", columns: []column{
 		field("id"), field("name"), field("trunk"),
-		computed("CONNECTED", func(o map[string]any) string { return yesNo(nested(o, "health", "connected") == true) }),
-		computed("HEALTHY", func(o map[string]any) string { return yesNo(nested(o, "health", "healthy") == true) }),
+		computed("CONNECTED", func(o map[string]any) string { return healthCell(o, "connected") }),
+		computed("HEALTHY", func(o map[string]any) string { return healthCell(o, "healthy") }),
 		computed("DETAIL", func(o map[string]any) string { return text(nested(o, "health", "detail")) }),
 	}},
 	"tokens": {path: "tokens", columns: []column{field("id"), field("name"), field("created_at")}},
@@ -138,6 +138,9 @@ func runGet(ctx context.Context, c *cliContext, args []string, orgFilter string)
 	query := url.Values{}
 	if orgFilter != "" {
 		query.Set("org_id", orgFilter)
+	}
+	if kind.path == "agents" {
+		return listAgents(ctx, c, query)
 	}
 	var list []map[string]any
 	if err := c.client.List(ctx, "/api/v1/"+kind.path, query, &list); err != nil {

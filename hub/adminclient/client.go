@@ -147,17 +147,26 @@ func decodeError(status int, data []byte) error {
 // List fetches a list route, which answers {"items": [...]}, and decodes
 // the items into out.
 func (c *Client) List(ctx context.Context, path string, query url.Values, out any) error {
+	_, err := c.ListNote(ctx, path, query, out)
+	return err
+}
+
+// ListNote is List, and also returns the list's note, "" when it has none.
+// A follower's agent list has one, naming the leader that knows the
+// agents' health.
+func (c *Client) ListNote(ctx context.Context, path string, query url.Values, out any) (string, error) {
 	var envelope struct {
 		Items json.RawMessage `json:"items"`
+		Note  string          `json:"note"`
 	}
 	if err := c.Do(ctx, http.MethodGet, path, query, nil, &envelope); err != nil {
-		return err
+		return "", err
 	}
 	if len(envelope.Items) == 0 {
 		envelope.Items = json.RawMessage("[]")
 	}
 	if err := json.Unmarshal(envelope.Items, out); err != nil {
-		return fmt.Errorf("decode the items of GET %s: %w", path, err)
+		return "", fmt.Errorf("decode the items of GET %s: %w", path, err)
 	}
-	return nil
+	return envelope.Note, nil
 }

@@ -141,6 +141,24 @@ func TestListMissingItemsIsEmpty(t *testing.T) {
 	}
 }
 
+func TestListNoteReturnsNote(t *testing.T) {
+	const note = "agent health is known only on the leader; ask node node-0 at http://10.0.0.5:8080"
+	client, _ := serve(t, http.StatusOK, "application/json", `{"items":[{"id":"a1"}],"count":1,"note":"`+note+`"}`)
+
+	var agents []map[string]any
+	got, err := client.ListNote(context.Background(), "/api/v1/agents", nil, &agents)
+
+	if err != nil {
+		t.Fatalf("ListNote: %v", err)
+	}
+	if got != note {
+		t.Errorf("note = %q, want %q", got, note)
+	}
+	if len(agents) != 1 || agents[0]["id"] != "a1" {
+		t.Errorf("items = %v, want one agent a1", agents)
+	}
+}
+
 func TestDoSendsJSONBody(t *testing.T) {
 	var gotBody map[string]string
 	var gotType string
