@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/ringhook/ringhook/hub/intake"
 	"github.com/ringhook/ringhook/hub/model"
 	"github.com/ringhook/ringhook/hub/routing"
@@ -127,18 +129,34 @@ func newInspectOutput(a model.Alert) inspectOutput {
 	return out
 }
 
-// readScenario reads and validates a scenario file.
+// readScenario reads and validates a scenario file. An empty scenario
+// (no rules, no default) is valid, as in the API: it calls the primary
+// member for every alert.
 func readScenario(path string) (model.Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return model.Scenario{}, fmt.Errorf("read scenario: %w", err)
 	}
 	var s model.Scenario
-	if err := model.UnmarshalYAML(data, &s); err != nil {
-		return model.Scenario{}, fmt.Errorf("scenario file %s: %w", path, err)
+	if err := model.UnmarshalYAMLStrict(data, &s); err != nil {
+		if looksLikeApplyFile(data) {
+			return model.Scenario{}, fmt.Errorf("scenario file %s: %w; it looks like an apply file (it has organizations:), but --scenario takes one scenario: its name, rules, default and on_resolved at the top level", path, err)
+		}
+		return model.Scenario{}, fmt.Errorf("scenario file %s: %w; a scenario file has name, rules, default and on_resolved at the top level", path, err)
 	}
 	if err := routing.ValidateScenario(s); err != nil {
 		return model.Scenario{}, fmt.Errorf("scenario file %s: %w; fix the rule and run again", path, err)
 	}
 	return s, nil
+}
+
+// looksLikeApplyFile reports whether data is a YAML mapping with an
+// organizations key, the top level of a `ringhook apply` file.
+func looksLikeApplyFile(data []byte) bool {
+	var top map[string]any
+	if yaml.Unmarshal(data, &top) != nil {
+		return false
+	}
+	_, ok := top["organizations"]
+	return ok
 }

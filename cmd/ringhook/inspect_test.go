@@ -240,3 +240,45 @@ func TestInspectEmptyBody(t *testing.T) {
 		t.Errorf("format, message = %#v, %#v; want empty, hello", got["format"], got["message"])
 	}
 }
+
+func TestInspectScenarioRejectsOtherYAML(t *testing.T) {
+	tests := []struct {
+		name, content string
+		want          []string
+	}{
+		{name: "unknown key", content: "foo: bar\n", want: []string{`unknown key "foo"`}},
+		{name: "misspelled key", content: "name: disks\nrule:\n  - name: critical\n", want: []string{`unknown key "rule"`}},
+		{name: "apply file", content: "organizations:\n  - name: Acme\n", want: []string{`unknown key "organizations"`, "looks like an apply file"}},
+		{name: "two documents", content: "name: a\n---\nname: b\n", want: []string{"more than one YAML document"}},
+		{name: "empty file", content: "# nothing yet\n", want: []string{"no YAML document"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeScenario(t, "scenario.yaml", tt.content)
+			code, out, errOut := runInspectCommand(t, `{}`, "--scenario", path)
+			if code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q, want nothing", out)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr = %q, want it to contain %q", errOut, want)
+				}
+			}
+		})
+	}
+}
+
+func TestInspectEmptyScenarioCallsPrimary(t *testing.T) {
+	path := writeScenario(t, "scenario.yaml", "name: catch-all\n")
+	code, out, errOut := runInspectCommand(t, inspectAlertmanagerBody, "--scenario", path)
+	if code != 0 {
+		t.Fatalf("exit code %d, stderr: %s", code, errOut)
+	}
+	got := decodeInspectOutput(t, out)
+	if rule := got["matched_rule"].(map[string]any); rule["default"] != true {
+		t.Errorf("matched_rule = %#v, want the default", rule)
+	}
+}
