@@ -45,24 +45,61 @@ func (n *Node) Apply(ctx context.Context, cmd raftfsm.Command) (*raftfsm.Respons
 	}
 
 	var resp *raftfsm.Response
+	var forwardedIndex uint64
 	err = n.withLeader(ctx, "apply command", meta.ProposalID,
 		func() error {
 			var err error
-			resp, err = n.applyLocal(entry)
+			resp, _, err = n.applyLocal(entry)
+			forwardedIndex = 0
 			return err
 		},
 		func(leaderURL string) error {
 			var err error
-			resp, err = n.forwardApply(ctx, leaderURL, entry)
+			resp, forwardedIndex, err = n.forwardApply(ctx, leaderURL, entry)
 			return err
 		})
 	if err != nil {
 		return nil, err
 	}
+	if forwardedIndex > 0 {
+		n.waitLocalApply(ctx, forwardedIndex, meta.ProposalID)
+	}
 	if resp.Err != nil {
 		return resp, resp.Err
 	}
 	return resp, nil
+}
+
+// localApplyWait bounds how long Apply on a follower waits for its own
+// state machine to apply a forwarded entry.
+const localApplyWait = 2 * time.Second
+
+// waitLocalApply waits until this node's state machine has applied the log
+// entry at index, so that a caller of Apply on a follower reads its own
+// write from this node. A follower applies a forwarded entry after the
+// leader's next replication round, usually within a few milliseconds. The
+// write has committed either way, so running out of time only logs.
+func (n *Node) waitLocalApply(ctx context.Context, index uint64, proposalID string) {
+	if n.fsm.AppliedIndex() >= index {
+		return
+	}
+	deadline := time.NewTimer(localApplyWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(2 * time.Millisecond)
+	defer poll.Stop()
+	for n.fsm.AppliedIndex() < index {
+		select {
+		case <-poll.C:
+		case <-deadline.C:
+			n.logger.Warn("forwarded write not applied on this node in time; reads here may lag",
+				"proposal_id", proposalID, "log_index", index, "applied_index", n.fsm.AppliedIndex(), "wait", localApplyWait.String())
+			return
+		case <-ctx.Done():
+			n.logger.Debug("stopped waiting for the local apply of a forwarded write",
+				"proposal_id", proposalID, "log_index", index, "error", ctx.Err())
+			return
+		}
+	}
 }
 
 // withLeader runs local on the leader or remote with the leader's URL on a
@@ -135,22 +172,23 @@ func (n *Node) waitForLeader(ctx context.Context, deadline time.Time) (id, url s
 	}
 }
 
-// applyLocal proposes an encoded entry on this node, which must be leader.
-func (n *Node) applyLocal(entry []byte) (*raftfsm.Response, error) {
+// applyLocal proposes an encoded entry on this node, which must be leader,
+// and returns the state machine's response and the entry's log index.
+func (n *Node) applyLocal(entry []byte) (*raftfsm.Response, uint64, error) {
 	start := time.Now()
 	future := n.raft.Apply(entry, n.cfg.ApplyTimeout)
 	if err := future.Error(); err != nil {
-		return nil, translateRaftError("raft apply", err)
+		return nil, 0, translateRaftError("raft apply", err)
 	}
 	n.metrics.applyDuration.Observe(time.Since(start).Seconds())
 	switch v := future.Response().(type) {
 	case *raftfsm.Response:
-		return v, nil
+		return v, future.Index(), nil
 	case error:
 		n.logger.Error("state machine failed to apply a command", "error", v)
-		return nil, fmt.Errorf("state machine: %w", v)
+		return nil, 0, fmt.Errorf("state machine: %w", v)
 	default:
-		return nil, fmt.Errorf("state machine returned %T, want *raftfsm.Response", v)
+		return nil, 0, fmt.Errorf("state machine returned %T, want *raftfsm.Response", v)
 	}
 }
 

@@ -115,6 +115,24 @@ func TestApplyThroughFollower(t *testing.T) {
 	}
 }
 
+func TestFollowerReadsOwnWrite(t *testing.T) {
+	t.Parallel()
+	c := clustertest.New(t, 3)
+	follower := c.Followers()[0]
+
+	// Each write is read back on the follower it went through, with no
+	// wait in between: Apply returns once the follower has applied it.
+	for i := range 10 {
+		cmd := newOrg(fmt.Sprintf("written through a follower %d", i))
+		if _, err := follower.Apply(applyCtx(t), cmd); err != nil {
+			t.Fatalf("write %d through follower %s: %v", i, follower.ID(), err)
+		}
+		if _, err := follower.FSM().GetOrganization(cmd.Organization.ID); err != nil {
+			t.Fatalf("write %d not readable on follower %s right after Apply returned: %v", i, follower.ID(), err)
+		}
+	}
+}
+
 func TestApplyRejectedCommand(t *testing.T) {
 	t.Parallel()
 	c := clustertest.New(t, 3)

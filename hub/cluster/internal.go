@@ -28,6 +28,7 @@ const (
 	pathStatus         = internalPrefix + "/status"
 	headerTimestamp    = "X-Ringhook-Timestamp"
 	headerSignature    = "X-Ringhook-Signature"
+	headerLogIndex     = "X-Ringhook-Log-Index"
 	maxInternalBody    = 8 << 20
 	maxSignatureSkew   = 2 * time.Minute
 	authKeyDerivation  = "ringhook internal api v1"
@@ -183,11 +184,14 @@ func (n *Node) serveApply(w http.ResponseWriter, r *http.Request, body []byte) {
 		writeError(w, http.StatusMisdirectedRequest, codeNotLeader, fmt.Sprintf("node %s is not the leader (leader: %q); retry on the leader", n.cfg.NodeID, leaderID))
 		return
 	}
-	resp, err := n.applyLocal(body)
+	resp, index, err := n.applyLocal(body)
 	if err != nil {
 		n.writeApplyError(w, err, cmd.CommandMeta().ProposalID)
 		return
 	}
+	// The forwarding follower waits until its own state machine reaches
+	// this index, so that its caller can read the write back from it.
+	w.Header().Set(headerLogIndex, strconv.FormatUint(index, 10))
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -234,14 +238,15 @@ func (n *Node) serveStatus(w http.ResponseWriter, r *http.Request, _ []byte) {
 	writeJSON(w, http.StatusOK, n.Status())
 }
 
-// post sends a signed POST to another node's internal API. A transport
-// failure or a retryable error code is returned as a retryableError.
-func (n *Node) post(parent context.Context, baseURL, path, contentType string, body []byte) ([]byte, error) {
+// post sends a signed POST to another node's internal API and returns the
+// body and headers of a 200 response. A transport failure or a retryable
+// error code is returned as a retryableError.
+func (n *Node) post(parent context.Context, baseURL, path, contentType string, body []byte) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(parent, n.cfg.ApplyTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("build request to %s: %w", baseURL, err)
+		return nil, nil, fmt.Errorf("build request to %s: %w", baseURL, err)
 	}
 	req.Header.Set("Content-Type", contentType)
 
@@ -254,46 +259,56 @@ func (n *Node) post(parent context.Context, baseURL, path, contentType string, b
 	res, err := n.client.Do(req)
 	if err != nil {
 		if parent.Err() != nil {
-			return nil, fmt.Errorf("forward to leader %s: %w", baseURL, parent.Err())
+			return nil, nil, fmt.Errorf("forward to leader %s: %w", baseURL, parent.Err())
 		}
 		// A timeout or a broken connection: the leader may have committed.
-		return nil, &retryableError{cause: fmt.Errorf("forward to leader %s: %v", baseURL, err)}
+		return nil, nil, &retryableError{cause: fmt.Errorf("forward to leader %s: %v", baseURL, err)}
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxInternalBody))
 	if err != nil {
-		return nil, &retryableError{cause: fmt.Errorf("read answer of leader %s: %v", baseURL, err)}
+		return nil, nil, &retryableError{cause: fmt.Errorf("read answer of leader %s: %v", baseURL, err)}
 	}
 	if res.StatusCode == http.StatusOK {
-		return data, nil
+		return data, res.Header, nil
 	}
 
 	var e internalError
 	if err := json.Unmarshal(data, &e); err != nil || e.Error.Code == "" {
-		return nil, fmt.Errorf("forward to leader %s: status %d: %.200q", baseURL, res.StatusCode, data)
+		return nil, nil, fmt.Errorf("forward to leader %s: status %d: %.200q", baseURL, res.StatusCode, data)
 	}
 	remote := fmt.Errorf("leader %s answered %s: %s", baseURL, e.Error.Code, e.Error.Message)
 	switch {
 	case retryableCodes[e.Error.Code]:
-		return nil, &retryableError{cause: remote}
+		return nil, nil, &retryableError{cause: remote}
 	case e.Error.Code == codeInvalidEntry:
-		return nil, fmt.Errorf("%w: %v", ErrInvalidEntry, remote)
+		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidEntry, remote)
 	case e.Error.Code == codeUnknownServer:
-		return nil, fmt.Errorf("%w: %v", ErrUnknownServer, remote)
+		return nil, nil, fmt.Errorf("%w: %v", ErrUnknownServer, remote)
 	}
-	return nil, remote
+	return nil, nil, remote
 }
 
-func (n *Node) forwardApply(ctx context.Context, leaderURL string, entry []byte) (*raftfsm.Response, error) {
-	data, err := n.post(ctx, leaderURL, pathApply, contentTypeEntry, entry)
+// forwardApply sends an encoded entry to the leader and returns the state
+// machine's response and the entry's log index. The index is 0 when the
+// leader did not send one.
+func (n *Node) forwardApply(ctx context.Context, leaderURL string, entry []byte) (*raftfsm.Response, uint64, error) {
+	data, header, err := n.post(ctx, leaderURL, pathApply, contentTypeEntry, entry)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var resp raftfsm.Response
 	if err := json.Unmarshal(data, &resp); err != nil {
-		return nil, fmt.Errorf("decode answer of leader %s: %w", leaderURL, err)
+		return nil, 0, fmt.Errorf("decode answer of leader %s: %w", leaderURL, err)
 	}
-	return &resp, nil
+	var index uint64
+	if text := header.Get(headerLogIndex); text != "" {
+		if index, err = strconv.ParseUint(text, 10, 64); err != nil {
+			n.logger.Warn("leader sent an invalid log index; not waiting for the local apply", "leader_url", leaderURL, "log_index", text)
+			index = 0
+		}
+	}
+	return &resp, index, nil
 }
 
 func (n *Node) forwardRemove(ctx context.Context, leaderURL, id string) error {
@@ -301,6 +316,6 @@ func (n *Node) forwardRemove(ctx context.Context, leaderURL, id string) error {
 	if err != nil {
 		return err
 	}
-	_, err = n.post(ctx, leaderURL, pathRemoveServer, contentTypeJSON, body)
+	_, _, err = n.post(ctx, leaderURL, pathRemoveServer, contentTypeJSON, body)
 	return err
 }
