@@ -2,6 +2,8 @@ package harness
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +28,23 @@ type HubOptions struct {
 	LeaderWait time.Duration
 	// LogLevel is the hubs' log level; "info" when empty.
 	LogLevel string
+	// GossipKey is the base64 gossip key all nodes share; a random 32-byte
+	// key when empty.
+	GossipKey string
+	// HeartbeatInterval is the agents' heartbeat interval;
+	// DefaultHeartbeatInterval when zero.
+	HeartbeatInterval time.Duration
+	// ReconnectGrace is how long the hub waits for a lost agent to come
+	// back before it retries its call; DefaultReconnectGrace when zero.
+	ReconnectGrace time.Duration
 }
+
+// Agent-loss timings of the test hubs, shorter than the hub's defaults
+// (5 s and 10 s) so that a killed agent's call moves on sooner.
+const (
+	DefaultHeartbeatInterval = time.Second
+	DefaultReconnectGrace    = 3 * time.Second
+)
 
 // Hub is one `ringhook hub` process with the addresses it listens on.
 type Hub struct {
@@ -108,6 +126,19 @@ func StartCluster(tb testing.TB, n int, opts HubOptions) *Cluster {
 	if opts.LogLevel == "" {
 		opts.LogLevel = "info"
 	}
+	if opts.GossipKey == "" {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			tb.Fatalf("generate gossip key: %v", err)
+		}
+		opts.GossipKey = base64.StdEncoding.EncodeToString(key)
+	}
+	if opts.HeartbeatInterval == 0 {
+		opts.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if opts.ReconnectGrace == 0 {
+		opts.ReconnectGrace = DefaultReconnectGrace
+	}
 	c := &Cluster{Token: opts.AdminToken, tb: tb}
 	for i := 0; i < n; i++ {
 		h := &Hub{
@@ -135,6 +166,8 @@ func StartCluster(tb testing.TB, n int, opts HubOptions) *Cluster {
 			"--join", strings.Join(gossip, ","),
 			"--bootstrap-expect", fmt.Sprint(n),
 			"--log-level", opts.LogLevel,
+			"--heartbeat-interval", opts.HeartbeatInterval.String(),
+			"--reconnect-grace", opts.ReconnectGrace.String(),
 		}
 		if opts.NoAgentWait > 0 {
 			args = append(args, "--no-agent-wait", opts.NoAgentWait.String())
@@ -142,9 +175,9 @@ func StartCluster(tb testing.TB, n int, opts HubOptions) *Cluster {
 		if opts.LeaderWait > 0 {
 			args = append(args, "--leader-wait", opts.LeaderWait.String())
 		}
-		// The token goes through the environment so that it stays out of
-		// the argument list the harness prints on failure.
-		h.Process = Start(tb, h.ID, args, "RINGHOOK_ADMIN_TOKEN="+opts.AdminToken)
+		// The token and the key go through the environment so that they
+		// stay out of the argument list the harness prints on failure.
+		h.Process = Start(tb, h.ID, args, "RINGHOOK_ADMIN_TOKEN="+opts.AdminToken, "RINGHOOK_GOSSIP_KEY="+opts.GossipKey)
 	}
 	c.WaitForLeader(60 * time.Second)
 	return c
