@@ -32,7 +32,7 @@ func openOutbox(path string) (*outbox, error) {
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return o, nil
+		return o, checkStateFolder(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read agent state file: %w", err)
@@ -43,6 +43,33 @@ func openOutbox(path string) (*outbox, error) {
 		}
 	}
 	return o, nil
+}
+
+// checkStateFolder fails when the state file's folder is missing or not
+// writable, so that a typo in the path stops the agent at start instead of
+// at its first report. The folder is not created, because a mistyped path
+// would then silently keep the state in an unexpected place.
+func checkStateFolder(path string) error {
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("invalid state file %s: the folder %s does not exist; create it or choose another state file", path, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("invalid state file %s: %w", path, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("invalid state file %s: %s is not a folder", path, dir)
+	}
+	probe, err := os.CreateTemp(dir, ".agent-state-*")
+	if err != nil {
+		return fmt.Errorf("invalid state file %s: the folder %s is not writable: %w", path, dir, err)
+	}
+	probe.Close()
+	if err := os.Remove(probe.Name()); err != nil {
+		return fmt.Errorf("invalid state file %s: remove the test file in %s: %w", path, dir, err)
+	}
+	return nil
 }
 
 // add stores a report; a report with the same id replaces nothing and is
