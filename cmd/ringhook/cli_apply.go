@@ -10,8 +10,6 @@ import (
 	"os"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/ringhook/ringhook/hub/model"
 	"github.com/ringhook/ringhook/hub/phone"
 )
@@ -121,35 +119,81 @@ type applyEndpoint struct {
 }
 
 // loadApplyFile reads and strictly decodes the YAML file: an unknown key is
-// an error naming it, so a typo never goes unnoticed.
+// an error naming it, so a typo never goes unnoticed. It also rejects a
+// missing or repeated name, because apply finds objects by name.
 func loadApplyFile(path string) (*applyFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	var doc any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s is not valid YAML: %w", path, err)
-	}
-	asJSON, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(asJSON))
-	dec.DisallowUnknownFields()
 	var cfg applyFile
-	if err := dec.Decode(&cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := model.UnmarshalYAMLStrict(data, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w; see examples/ringhook.yaml", path, err)
 	}
 	if len(cfg.Organizations) == 0 {
 		return nil, fmt.Errorf("%s defines no organizations; see examples/ringhook.yaml", path)
 	}
-	for i, org := range cfg.Organizations {
-		if org.Name == "" {
-			return nil, fmt.Errorf("%s: organization %d has no name", path, i+1)
-		}
+	if err := checkNames(&cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &cfg, nil
+}
+
+// checkNames returns an error for an object without a name, and for two
+// organizations, or two objects of one kind in one organization, with the
+// same name.
+func checkNames(cfg *applyFile) error {
+	orgNames := make([]string, len(cfg.Organizations))
+	for i, org := range cfg.Organizations {
+		if org.Name == "" {
+			return fmt.Errorf("organization %d has no name", i+1)
+		}
+		orgNames[i] = org.Name
+	}
+	if err := checkUnique("organization", orgNames); err != nil {
+		return err
+	}
+	for _, org := range cfg.Organizations {
+		kinds := []struct {
+			kind  string
+			names []string
+		}{
+			{"project", names(org.Projects, func(p applyProject) string { return p.Name })},
+			{"member", names(org.Members, func(m applyMember) string { return m.Name })},
+			{"schedule", names(org.Schedules, func(s applySchedule) string { return s.Name })},
+			{"scenario", names(org.Scenarios, func(s applyScenario) string { return s.Name })},
+			{"endpoint", names(org.Endpoints, func(e applyEndpoint) string { return e.Name })},
+		}
+		for _, k := range kinds {
+			if err := checkUnique(k.kind, k.names); err != nil {
+				return fmt.Errorf("organization %q: %w", org.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func names[T any](items []T, name func(T) string) []string {
+	out := make([]string, len(items))
+	for i, item := range items {
+		out[i] = name(item)
+	}
+	return out
+}
+
+// checkUnique returns an error for an empty or repeated name.
+func checkUnique(kind string, names []string) error {
+	seen := map[string]int{}
+	for i, name := range names {
+		if name == "" {
+			return fmt.Errorf("%s %d has no name", kind, i+1)
+		}
+		if first, dup := seen[name]; dup {
+			return fmt.Errorf("%s name %q is used twice (%s %d and %d): apply finds objects by name, so give each its own", kind, name, kind, first+1, i+1)
+		}
+		seen[name] = i
+	}
+	return nil
 }
 
 // applier brings the hub's objects in line with an applyFile.
@@ -169,6 +213,16 @@ func (a *applier) apply(ctx context.Context, cfg *applyFile) error {
 	var orgs []model.Organization
 	if err := a.c.client.List(ctx, "/api/v1/organizations", nil, &orgs); err != nil {
 		return err
+	}
+	problems, err := a.check(ctx, cfg, orgs)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			a.c.errorf("  %s\n", p)
+		}
+		return fmt.Errorf("the file has %d problem(s), listed above, and nothing was changed: fix them and run apply again", len(problems))
 	}
 	for _, desired := range cfg.Organizations {
 		if err := a.applyOrg(ctx, desired, orgs); err != nil {
@@ -263,17 +317,9 @@ func (a *applier) applyMembers(ctx context.Context, orgID string, desired []appl
 		ids.members[m.Name] = m.ID
 	}
 	for _, d := range desired {
-		number, err := phone.Normalize(d.Phone, d.Region)
+		want, err := buildMember(orgID, d, ids)
 		if err != nil {
-			return fmt.Errorf("member %q: phone %q: %w", d.Name, d.Phone, err)
-		}
-		want := model.Member{OrgID: orgID, Name: d.Name, Phone: number, Consent: d.Consent}
-		for _, p := range d.Projects {
-			id, err := resolve(ids.projects, "project", p)
-			if err != nil {
-				return fmt.Errorf("member %q: %w", d.Name, err)
-			}
-			want.ProjectIDs = append(want.ProjectIDs, id)
+			return err
 		}
 		if current, ok := byName[d.Name]; ok {
 			if err := a.update(ctx, "member", d.Name, "members", current, want, true); err != nil {
@@ -300,24 +346,9 @@ func (a *applier) applySchedules(ctx context.Context, orgID string, desired []ap
 		ids.schedules[s.Name] = s.ID
 	}
 	for _, d := range desired {
-		want := model.Schedule{OrgID: orgID, Name: d.Name, TimeZone: d.TimeZone}
-		for _, r := range d.Rotations {
-			rot := model.Rotation{Name: r.Name, Start: r.Start, ShiftLength: r.ShiftLength, ShiftUnit: r.ShiftUnit}
-			for _, m := range r.Members {
-				id, err := resolve(ids.members, "member", m)
-				if err != nil {
-					return fmt.Errorf("schedule %q: %w", d.Name, err)
-				}
-				rot.MemberIDs = append(rot.MemberIDs, id)
-			}
-			want.Rotations = append(want.Rotations, rot)
-		}
-		for _, o := range d.Overrides {
-			id, err := resolve(ids.members, "member", o.Member)
-			if err != nil {
-				return fmt.Errorf("schedule %q override: %w", d.Name, err)
-			}
-			want.Overrides = append(want.Overrides, model.Override{MemberID: id, Start: o.Start, End: o.End})
+		want, err := buildSchedule(orgID, d, ids)
+		if err != nil {
+			return err
 		}
 		if current, ok := byName[d.Name]; ok {
 			if err := a.update(ctx, "schedule", d.Name, "schedules", current, want, true); err != nil {
@@ -344,19 +375,10 @@ func (a *applier) applyScenarios(ctx context.Context, orgID string, desired []ap
 		ids.scenarios[s.Name] = s.ID
 	}
 	for _, d := range desired {
-		want := model.Scenario{OrgID: orgID, Name: d.Name, OnResolved: d.OnResolved, Rules: []model.Rule{}}
-		for i, r := range d.Rules {
-			action, err := resolveAction(r.Action, ids)
-			if err != nil {
-				return fmt.Errorf("scenario %q rule %d (%s): %w", d.Name, i, r.Name, err)
-			}
-			want.Rules = append(want.Rules, model.Rule{Name: r.Name, Conditions: r.Conditions, Action: action})
-		}
-		def, err := resolveAction(d.Default, ids)
+		want, err := buildScenario(orgID, d, ids)
 		if err != nil {
-			return fmt.Errorf("scenario %q default: %w", d.Name, err)
+			return err
 		}
-		want.Default = def
 		if current, ok := byName[d.Name]; ok {
 			if err := a.update(ctx, "scenario", d.Name, "scenarios", current, want, true); err != nil {
 				return err
@@ -381,9 +403,9 @@ func (a *applier) applyEndpoints(ctx context.Context, orgID string, desired []ap
 		byName[e.Name] = e
 	}
 	for _, d := range desired {
-		scenarioID, err := resolve(ids.scenarios, "scenario", d.Scenario)
+		scenarioID, err := resolveEndpointScenario(d, ids)
 		if err != nil {
-			return fmt.Errorf("endpoint %q: %w", d.Name, err)
+			return err
 		}
 		want := model.Endpoint{OrgID: orgID, Name: d.Name, ScenarioID: scenarioID}
 		if current, ok := byName[d.Name]; ok {
@@ -412,6 +434,79 @@ func (a *applier) applyEndpoints(ctx context.Context, orgID string, desired []ap
 		}
 	}
 	return nil
+}
+
+// buildMember returns the member that d describes, with its phone in
+// E.164 form and its projects resolved to ids.
+func buildMember(orgID string, d applyMember, ids orgIDs) (model.Member, error) {
+	number, err := phone.Normalize(d.Phone, d.Region)
+	if err != nil {
+		return model.Member{}, fmt.Errorf("member %q: phone %q: %w", d.Name, d.Phone, err)
+	}
+	want := model.Member{OrgID: orgID, Name: d.Name, Phone: number, Consent: d.Consent}
+	for _, p := range d.Projects {
+		id, err := resolve(ids.projects, "project", p)
+		if err != nil {
+			return model.Member{}, fmt.Errorf("member %q: %w", d.Name, err)
+		}
+		want.ProjectIDs = append(want.ProjectIDs, id)
+	}
+	return want, nil
+}
+
+// buildSchedule returns the schedule that d describes, with its members
+// resolved to ids.
+func buildSchedule(orgID string, d applySchedule, ids orgIDs) (model.Schedule, error) {
+	want := model.Schedule{OrgID: orgID, Name: d.Name, TimeZone: d.TimeZone}
+	for _, r := range d.Rotations {
+		rot := model.Rotation{Name: r.Name, Start: r.Start, ShiftLength: r.ShiftLength, ShiftUnit: r.ShiftUnit}
+		for _, m := range r.Members {
+			id, err := resolve(ids.members, "member", m)
+			if err != nil {
+				return model.Schedule{}, fmt.Errorf("schedule %q: %w", d.Name, err)
+			}
+			rot.MemberIDs = append(rot.MemberIDs, id)
+		}
+		want.Rotations = append(want.Rotations, rot)
+	}
+	for _, o := range d.Overrides {
+		id, err := resolve(ids.members, "member", o.Member)
+		if err != nil {
+			return model.Schedule{}, fmt.Errorf("schedule %q override: %w", d.Name, err)
+		}
+		want.Overrides = append(want.Overrides, model.Override{MemberID: id, Start: o.Start, End: o.End})
+	}
+	return want, nil
+}
+
+// buildScenario returns the scenario that d describes, with the targets of
+// its actions resolved to ids.
+func buildScenario(orgID string, d applyScenario, ids orgIDs) (model.Scenario, error) {
+	want := model.Scenario{OrgID: orgID, Name: d.Name, OnResolved: d.OnResolved, Rules: []model.Rule{}}
+	for i, r := range d.Rules {
+		action, err := resolveAction(r.Action, ids)
+		if err != nil {
+			return model.Scenario{}, fmt.Errorf("scenario %q rule %d (%s): %w", d.Name, i, r.Name, err)
+		}
+		want.Rules = append(want.Rules, model.Rule{Name: r.Name, Conditions: r.Conditions, Action: action})
+	}
+	def, err := resolveAction(d.Default, ids)
+	if err != nil {
+		return model.Scenario{}, fmt.Errorf("scenario %q default: %w", d.Name, err)
+	}
+	want.Default = def
+	return want, nil
+}
+
+func resolveEndpointScenario(d applyEndpoint, ids orgIDs) (string, error) {
+	if d.Scenario == "" {
+		return "", fmt.Errorf("endpoint %q has no scenario: set scenario to the name of one", d.Name)
+	}
+	id, err := resolve(ids.scenarios, "scenario", d.Scenario)
+	if err != nil {
+		return "", fmt.Errorf("endpoint %q: %w", d.Name, err)
+	}
+	return id, nil
 }
 
 func (a *applier) list(ctx context.Context, path, orgID string, out any) error {
