@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -55,7 +56,7 @@ func runCLI(ctx context.Context, name string, cmd cliCommand, args []string, std
 		cmd.flags(fs)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: ringhook %s %s\n\nFlags:\n", name, cmd.usage)
+		fmt.Fprintf(stderr, "Usage: ringhook %s %s\n\n%s.\n\nFlags:\n", name, cmd.usage, commands[name].summary)
 		fs.PrintDefaults()
 	}
 
@@ -89,8 +90,12 @@ func runCLI(ctx context.Context, name string, cmd cliCommand, args []string, std
 		// webhook sender chose: sanitize them like any other output.
 		c.errorf("ringhook %s: %s\n", name, err)
 		var apiErr *adminclient.APIError
-		if errors.As(err, &apiErr) && apiErr.Status == 401 {
+		var urlErr *url.Error
+		switch {
+		case errors.As(err, &apiErr) && apiErr.Status == 401:
 			fmt.Fprintln(stderr, "Set an admin token with --token or RINGHOOK_TOKEN.")
+		case errors.As(err, &urlErr):
+			fmt.Fprintf(stderr, "Point the CLI at a running hub node with --hub or RINGHOOK_HUB (now %s).\n", sanitize(hubURL))
 		}
 		return 1
 	}

@@ -105,3 +105,22 @@ func TestClusterWithoutArgumentShowsStatus(t *testing.T) {
 		t.Errorf("cluster without argument does not print the status:\n%s", stdout)
 	}
 }
+
+func TestCLIHelpAndUnreachableHub(t *testing.T) {
+	code, _, stderr := runCommand(t, "", "requests", "-h")
+	if code != 0 {
+		t.Errorf("requests -h: exit %d, want 0", code)
+	}
+	if !strings.Contains(stderr, "list incoming webhooks") {
+		t.Errorf("requests -h does not say what the command does:\n%s", stderr)
+	}
+
+	closed := "http://" + freeAddr(t, false)
+	code, _, stderr = runCommand(t, "", "get", "orgs", "--hub", closed)
+	if code != 1 {
+		t.Errorf("get orgs on a closed port: exit %d, want 1", code)
+	}
+	if !strings.Contains(stderr, "--hub or RINGHOOK_HUB") {
+		t.Errorf("stderr %q does not say how to choose the hub", stderr)
+	}
+}
