@@ -93,7 +93,7 @@ func (a *Agent) runHub(ctx context.Context) {
 			a.logger.Error("the hub rejected the agent token; check the token or create a new one", "hub", target, "error", res.err, "retry_in", wait.String())
 		case protocol.CloseReplaced:
 			a.logger.Warn("another process uses this agent's token and took over the hub session; give each agent its own token",
-				"agent_id", a.agentID, "hub", target, "error", res.err, "retry_in", wait.String())
+				"hub", target, "error", res.err, "retry_in", wait.String())
 		default:
 			a.logger.Warn("hub connection ended; reconnecting", "hub", target, "error", res.err, "retry_in", wait.String())
 		}
