@@ -21,8 +21,8 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	hubs := fs.String("hub-urls", "", "comma-separated hub base `URLs`, e.g. https://hub1:8443,https://hub2:8443")
-	token := fs.String("token", "", "agent `token` (rha_<id>_<secret>); prefer RINGHOOK_TOKEN or --token-file")
-	tokenFile := fs.String("token-file", "", "`file` containing the agent token, surrounding whitespace trimmed; used only when --token (or RINGHOOK_TOKEN or the config key token) is empty")
+	token := fs.String("agent-token", "", "agent `token` (rha_<id>_<secret>); prefer RINGHOOK_AGENT_TOKEN or --agent-token-file")
+	tokenFile := fs.String("agent-token-file", "", "`file` containing the agent token, surrounding whitespace trimmed; used only when --agent-token (or RINGHOOK_AGENT_TOKEN or the config key agent-token) is empty")
 	ariURL := fs.String("ari-url", "http://127.0.0.1:8088", "Asterisk ARI base `URL`")
 	ariUser := fs.String("ari-user", "", "ARI `user`")
 	ariPassword := fs.String("ari-password", "", "ARI `password`; prefer RINGHOOK_ARI_PASSWORD or --ari-password-file")
@@ -32,8 +32,8 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	callerID := fs.String("caller-id", "", `caller ID, e.g. "Alert" <+15550000000>`)
 	ring := fs.Duration("ring-timeout", 30*time.Second, "how long a call may ring")
 	hangup := fs.Duration("hangup-delay", 2*time.Second, "how long an answered call stays up before the agent hangs up")
-	maxCalls := fs.Int("max-calls", 10, "maximum number of concurrent calls")
-	stateFile := fs.String("state-file", "", "`file` that keeps unacknowledged reports across restarts")
+	maxCalls := fs.Int("max-calls", 10, "maximum number of concurrent calls, at least 1")
+	stateFile := fs.String("state-file", "", "`file` that keeps unacknowledged reports across restarts; its folder must exist")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		if err == flag.ErrHelp {
@@ -48,8 +48,18 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		fmt.Fprintf(stderr, "ringhook agent: invalid log-level %q: use debug, info, warn or error\n", *logLevel)
 		return 2
 	}
-	if err := secretFromFile(token, *tokenFile, "token-file"); err != nil {
+	if err := secretFromFile(token, *tokenFile, "agent-token-file"); err != nil {
 		fmt.Fprintln(stderr, "ringhook agent:", err)
+		return 2
+	}
+	if *token == "" {
+		fmt.Fprintln(stderr, "ringhook agent: missing agent token: set --agent-token, --agent-token-file or RINGHOOK_AGENT_TOKEN")
+		return 2
+	}
+	// Config.MaxCalls treats 0 as the default, so an explicit 0 would run
+	// 10 calls instead of the none that the operator asked for.
+	if *maxCalls < 1 {
+		fmt.Fprintf(stderr, "ringhook agent: invalid --max-calls %d: it must be at least 1\n", *maxCalls)
 		return 2
 	}
 	if err := secretFromFile(ariPassword, *ariPasswordFile, "ari-password-file"); err != nil {

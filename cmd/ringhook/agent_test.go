@@ -14,18 +14,30 @@ import (
 )
 
 func TestAgentInvalidConfig(t *testing.T) {
+	missingFolder := filepath.Join(t.TempDir(), "absent")
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"missing hubs", []string{"-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p"}, "hub URLs are missing"},
-		{"bad token", []string{"-hub-urls", "http://127.0.0.1:1", "-token", "nope", "-ari-user", "u", "-ari-password", "p"}, "invalid agent token"},
-		{"bad template", []string{"-hub-urls", "http://127.0.0.1:1", "-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p", "-dial-template", "PJSIP/trunk"}, "invalid dial template"},
+		{"missing hubs", []string{"-agent-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p"}, "hub URLs are missing"},
+		{"bad token", []string{"-hub-urls", "http://127.0.0.1:1", "-agent-token", "nope", "-ari-user", "u", "-ari-password", "p"}, "invalid agent token"},
+		{"missing token", []string{"-hub-urls", "http://127.0.0.1:1", "-ari-user", "u", "-ari-password", "p"},
+			"missing agent token: set --agent-token, --agent-token-file or RINGHOOK_AGENT_TOKEN"},
+		{"zero max calls", []string{"-hub-urls", "http://127.0.0.1:1", "-agent-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p", "-max-calls", "0"},
+			"invalid --max-calls 0: it must be at least 1"},
+		{"negative max calls", []string{"-hub-urls", "http://127.0.0.1:1", "-agent-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p", "-max-calls", "-3"},
+			"invalid --max-calls -3"},
+		{"state file folder missing", []string{"-hub-urls", "http://127.0.0.1:1", "-agent-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p", "-state-file", missingFolder + "/agent.json"},
+			"invalid state file " + missingFolder + "/agent.json: the folder " + missingFolder + " does not exist"},
+		{"bad template", []string{"-hub-urls", "http://127.0.0.1:1", "-agent-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p", "-dial-template", "PJSIP/trunk"}, "invalid dial template"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("RINGHOOK_TOKEN", "")
+			t.Setenv("RINGHOOK_AGENT_TOKEN", "")
+			t.Setenv("RINGHOOK_AGENT_TOKEN_FILE", "")
+			// The admin CLI's token must not stand in for the agent token.
+			t.Setenv("RINGHOOK_TOKEN", "rha_admincli_notanagenttoken")
 			var stderr bytes.Buffer
 			code := runMain(context.Background(), append([]string{"agent"}, tt.args...), nil, &bytes.Buffer{}, &stderr)
 			if code != 2 {
@@ -43,8 +55,19 @@ func TestAgentInvalidConfig(t *testing.T) {
 // local server that answers 503, so the agent only retries.
 func runAgentUntilStarted(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	t.Setenv("RINGHOOK_TOKEN", "")
+	return runAgentWithEnv(t, nil, args...)
+}
+
+// runAgentWithEnv is runAgentUntilStarted with environment variables set
+// after the agent's own variables are cleared.
+func runAgentWithEnv(t *testing.T, env map[string]string, args ...string) (int, string) {
+	t.Helper()
+	t.Setenv("RINGHOOK_AGENT_TOKEN", "")
+	t.Setenv("RINGHOOK_AGENT_TOKEN_FILE", "")
 	t.Setenv("RINGHOOK_ARI_PASSWORD", "")
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 	}))
@@ -94,7 +117,7 @@ func TestAgentSecretFiles(t *testing.T) {
 	tokenFile := writeSecret(t, "  rha_fileagent_t0kenfromfile\n")
 	passwordFile := writeSecret(t, "pw-from-file\n")
 
-	code, out := runAgentUntilStarted(t, "-token-file", tokenFile, "-ari-password-file", passwordFile)
+	code, out := runAgentUntilStarted(t, "-agent-token-file", tokenFile, "-ari-password-file", passwordFile)
 	if code != 0 {
 		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, out)
 	}
@@ -108,14 +131,41 @@ func TestAgentSecretFiles(t *testing.T) {
 	}
 }
 
+func TestAgentTokenFromEnvironment(t *testing.T) {
+	tokenFile := writeSecret(t, "rha_envfileagent_t0kenfromfile\n")
+	tests := []struct {
+		name    string
+		env     map[string]string
+		agentID string
+	}{
+		{"token", map[string]string{"RINGHOOK_AGENT_TOKEN": "rha_envagent_t0kenfromenv"}, "envagent"},
+		{"token file", map[string]string{"RINGHOOK_AGENT_TOKEN_FILE": tokenFile}, "envfileagent"},
+		{"admin token ignored", map[string]string{
+			"RINGHOOK_TOKEN":       "rha_admincli_notanagenttoken",
+			"RINGHOOK_AGENT_TOKEN": "rha_envagent_t0kenfromenv",
+		}, "envagent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runAgentWithEnv(t, tt.env, "-ari-password", "pw")
+			if code != 0 {
+				t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, out)
+			}
+			if want := `"agent_id":"` + tt.agentID + `"`; !strings.Contains(out, want) {
+				t.Errorf("start line lacks %s; stderr:\n%s", want, out)
+			}
+		})
+	}
+}
+
 func TestAgentTokenFlagBeatsFile(t *testing.T) {
 	tokenFile := writeSecret(t, "rha_fileagent_t0kenfromfile")
-	code, out := runAgentUntilStarted(t, "-token", "rha_flagagent_t0kenfromflag", "-token-file", tokenFile, "-ari-password", "pw")
+	code, out := runAgentUntilStarted(t, "-agent-token", "rha_flagagent_t0kenfromflag", "-agent-token-file", tokenFile, "-ari-password", "pw")
 	if code != 0 {
 		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, out)
 	}
 	if !strings.Contains(out, `"agent_id":"flagagent"`) {
-		t.Errorf("agent id is not the one of --token; stderr:\n%s", out)
+		t.Errorf("agent id is not the one of --agent-token; stderr:\n%s", out)
 	}
 }
 
@@ -126,8 +176,8 @@ func TestAgentSecretFileErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"missing token file", []string{"-token-file", filepath.Join(t.TempDir(), "absent"), "-ari-password", "pw"}, "read --token-file"},
-		{"empty password file", []string{"-token", "rha_a1_secret", "-ari-password-file", empty}, "--ari-password-file " + empty + " is empty"},
+		{"missing token file", []string{"-agent-token-file", filepath.Join(t.TempDir(), "absent"), "-ari-password", "pw"}, "read --agent-token-file"},
+		{"empty password file", []string{"-agent-token", "rha_a1_secret", "-ari-password-file", empty}, "--ari-password-file " + empty + " is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,7 +193,7 @@ func TestAgentSecretFileErrors(t *testing.T) {
 }
 
 func TestAgentLogsStartAndStop(t *testing.T) {
-	code, out := runAgentUntilStarted(t, "-token", "rha_logagent_t0ken", "-ari-password", "s3cretpw", "-ari-application", "ringhook-logs")
+	code, out := runAgentUntilStarted(t, "-agent-token", "rha_logagent_t0ken", "-ari-password", "s3cretpw", "-ari-application", "ringhook-logs")
 	if code != 0 {
 		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, out)
 	}

@@ -152,7 +152,7 @@ func StartAgent(tb testing.TB, id string, opts AgentOptions) *Agent {
 	}
 	// Secrets go through the environment so that they stay out of the
 	// argument list the harness prints on failure.
-	env := []string{"RINGHOOK_TOKEN=" + opts.Token, "RINGHOOK_ARI_PASSWORD=" + opts.PBX.Password}
+	env := []string{"RINGHOOK_AGENT_TOKEN=" + opts.Token, "RINGHOOK_ARI_PASSWORD=" + opts.PBX.Password}
 	return &Agent{
 		ID:      id,
 		Name:    opts.Name,
