@@ -70,10 +70,10 @@ func runAgents(ctx context.Context, c *cliContext, args []string) error {
 	return runGet(ctx, c, []string{"agents"}, "")
 }
 
-// listAgents prints the agents with their health. Only the leader knows
-// agent health: a follower's list leaves it out and has a note naming the
-// leader, so listAgents asks the leader whose URL GET /api/v1/cluster
-// returns, and shows health as unknown when that fails.
+// listAgents prints the agents with their health. Only the leader tracks
+// agent health, so a follower's list leaves it out and has a note naming
+// the leader. listAgents then lists the agents on the leader whose URL
+// GET /api/v1/cluster returns, and shows health as unknown when that fails.
 func listAgents(ctx context.Context, c *cliContext, query url.Values) error {
 	var list []map[string]any
 	note, err := c.client.ListNote(ctx, "/api/v1/agents", query, &list)

@@ -129,7 +129,7 @@ func addPlaceholders(ids map[string]string, kind string, names []string) {
 }
 
 // placeholderID stands for the id of an object apply would create. It
-// starts with "(" like the ids of a dry run, so isPlaceholder knows it.
+// starts with "(" like the ids of a dry run, so isPlaceholder detects it.
 func placeholderID(kind, name string) string {
 	return fmt.Sprintf("(new %s %q)", kind, name)
 }

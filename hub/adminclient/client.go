@@ -152,7 +152,7 @@ func (c *Client) List(ctx context.Context, path string, query url.Values, out an
 }
 
 // ListNote is List, and also returns the list's note, "" when it has none.
-// A follower's agent list has one, naming the leader that knows the
+// A follower's agent list has one, naming the leader that tracks the
 // agents' health.
 func (c *Client) ListNote(ctx context.Context, path string, query url.Values, out any) (string, error) {
 	var envelope struct {
