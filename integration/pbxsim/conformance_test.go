@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringhook/ringhook/agent/classify"
 	"github.com/ringhook/ringhook/integration/shareddata"
 )
 
@@ -168,6 +169,7 @@ func TestConformanceWithRecordings(t *testing.T) {
 				return
 			}
 			checkExpectation(t, kind, rec)
+			checkSameClassification(t, file, res.status, got)
 
 			if status := ariRequest(t, s, "GET", "/ari/channels/trace-call-1", testUser, testPass, "").status; status != 404 {
 				t.Errorf("GET destroyed channel status = %d, want 404", status)
@@ -177,6 +179,45 @@ func TestConformanceWithRecordings(t *testing.T) {
 				t.Errorf("originations = %+v", origs)
 			}
 		})
+	}
+}
+
+// checkSameClassification asserts that the agent's classifier reads the
+// simulated call as it reads the recording: same disposition, retry
+// decision and cause.
+func checkSameClassification(t *testing.T, recordingPath string, originateStatus int, simulated []map[string]any) {
+	t.Helper()
+	data, err := os.ReadFile(recordingPath)
+	if err != nil {
+		t.Fatalf("read recording: %v", err)
+	}
+	recorded, err := classify.ParseRecording(data)
+	if err != nil {
+		t.Fatalf("parse recording: %v", err)
+	}
+
+	sim := classify.Input{ChannelID: "trace-call-1", OriginateStatus: originateStatus}
+	for i, e := range simulated {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("encode simulated event %d: %v", i, err)
+		}
+		ev, err := classify.ParseEvent(raw)
+		if err != nil {
+			t.Fatalf("simulated event %d does not parse: %v", i, err)
+		}
+		sim.Events = append(sim.Events, ev)
+	}
+
+	want, got := classify.Classify(recorded), classify.Classify(sim)
+	if got.Disposition != want.Disposition {
+		t.Errorf("simulation classified %q, recording %q", got.Disposition, want.Disposition)
+	}
+	if got.Retryable != want.Retryable {
+		t.Errorf("simulation retryable = %v, recording %v", got.Retryable, want.Retryable)
+	}
+	if got.Cause != want.Cause || got.CauseText != want.CauseText {
+		t.Errorf("simulation cause %d %q, recording %d %q", got.Cause, got.CauseText, want.Cause, want.CauseText)
 	}
 }
 
