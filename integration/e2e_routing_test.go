@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,60 +17,10 @@ import (
 	"github.com/ringhook/ringhook/protocol"
 )
 
-// payloadCase is one recorded webhook with the reading it must get.
-type payloadCase struct {
-	name    string
-	Request struct {
-		Method      string  `json:"method"`
-		ContentType *string `json:"content_type"`
-		Query       string  `json:"query"`
-		Body        string  `json:"body"`
-	} `json:"request"`
-	Expected struct {
-		State    string  `json:"state"`
-		Severity *string `json:"severity"`
-	} `json:"expected"`
-}
-
-func (c payloadCase) webhook() harness.Webhook {
-	w := harness.Webhook{Method: c.Request.Method, Query: c.Request.Query, Body: []byte(c.Request.Body)}
-	if c.Request.ContentType != nil {
-		w.ContentType = *c.Request.ContentType
-	}
-	return w
-}
-
-func (c payloadCase) severity() string {
-	if c.Expected.Severity == nil {
-		return ""
-	}
-	return *c.Expected.Severity
-}
-
-func loadPayloads(t *testing.T) []payloadCase {
-	t.Helper()
-	dir := shareddata.Dir(t, "payloads")
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		t.Fatalf("list payloads in %s: %v", dir, err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no payload files in %s", dir)
-	}
-	var cases []payloadCase
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatalf("read %s: %v", file, err)
-		}
-		var c payloadCase
-		if err := json.Unmarshal(data, &c); err != nil {
-			t.Fatalf("decode %s: %v", file, err)
-		}
-		c.name = strings.TrimSuffix(filepath.Base(file), ".json")
-		cases = append(cases, c)
-	}
-	return cases
+// payloadWebhook converts a recorded webhook into the request the harness
+// sends.
+func payloadWebhook(p shareddata.Payload) harness.Webhook {
+	return harness.Webhook{Method: p.Request.Method, ContentType: p.ContentType(), Query: p.Request.Query, Body: []byte(p.Request.Body)}
 }
 
 // testPayloads sends every recorded webhook to its own endpoint (so that a
@@ -119,60 +67,60 @@ func testPayloads(t *testing.T, e *env) {
 	}
 
 	type sent struct {
-		c      payloadCase
+		c      shareddata.Payload
 		callID string
 		want   route
 	}
 	var calls []sent
 	hubs := e.cluster.Hubs
-	for i, c := range loadPayloads(t) {
-		endpointID := o.addEndpoint(t, e, c.name, scenario.ID, "")
+	for i, c := range shareddata.Payloads(t) {
+		endpointID := o.addEndpoint(t, e, c.Name, scenario.ID, "")
 		hub := hubs[i%len(hubs)]
-		d := harness.MustSendWebhook(t, hub.URL, endpointID, c.webhook())
+		d := harness.MustSendWebhook(t, hub.URL, endpointID, payloadWebhook(c))
 
 		if d.State != c.Expected.State {
-			t.Errorf("%s: answer state = %q, want %q", c.name, d.State, c.Expected.State)
+			t.Errorf("%s: answer state = %q, want %q", c.Name, d.State, c.Expected.State)
 		}
 		gotSeverity := ""
 		if d.Severity != nil {
 			gotSeverity = *d.Severity
 		}
-		if gotSeverity != c.severity() {
-			t.Errorf("%s: answer severity = %q, want %q", c.name, gotSeverity, c.severity())
+		if gotSeverity != c.ExpectedSeverity() {
+			t.Errorf("%s: answer severity = %q, want %q", c.Name, gotSeverity, c.ExpectedSeverity())
 		}
 
 		// The node that answered may apply the entry a moment after the
 		// leader committed it.
 		stored := harness.WaitForRequest(t, hub.Admin, d.RequestID, 20*time.Second)
-		if stored.State != c.Expected.State || stored.Severity != c.severity() {
-			t.Errorf("%s: stored state %q severity %q, want %q and %q", c.name, stored.State, stored.Severity, c.Expected.State, c.severity())
+		if stored.State != c.Expected.State || stored.Severity != c.ExpectedSeverity() {
+			t.Errorf("%s: stored state %q severity %q, want %q and %q", c.Name, stored.State, stored.Severity, c.Expected.State, c.ExpectedSeverity())
 		}
-		if stored.EndpointID != endpointID || stored.Method != c.webhook().Method {
-			t.Errorf("%s: stored endpoint %q method %q, want %q and %q", c.name, stored.EndpointID, stored.Method, endpointID, c.webhook().Method)
+		if stored.EndpointID != endpointID || stored.Method != payloadWebhook(c).Method {
+			t.Errorf("%s: stored endpoint %q method %q, want %q and %q", c.Name, stored.EndpointID, stored.Method, endpointID, payloadWebhook(c).Method)
 		}
 
 		if c.Expected.State == model.StateResolved {
 			if d.Outcome != model.OutcomeResolved || len(d.Phones) != 0 {
-				t.Errorf("%s: resolved answer has outcome %q and %d phones, want resolved and none", c.name, d.Outcome, len(d.Phones))
+				t.Errorf("%s: resolved answer has outcome %q and %d phones, want resolved and none", c.Name, d.Outcome, len(d.Phones))
 			}
 			if stored.Outcome != model.OutcomeResolved {
-				t.Errorf("%s: stored outcome = %q, want resolved", c.name, stored.Outcome)
+				t.Errorf("%s: stored outcome = %q, want resolved", c.Name, stored.Outcome)
 			}
 			continue
 		}
 
-		want := routeOf(c.severity())
+		want := routeOf(c.ExpectedSeverity())
 		if d.Rule.Index != want.rule || stored.RuleIndex != want.rule {
-			t.Errorf("%s: matched rule %d (%q), stored %d, want %d", c.name, d.Rule.Index, d.Rule.Name, stored.RuleIndex, want.rule)
+			t.Errorf("%s: matched rule %d (%q), stored %d, want %d", c.Name, d.Rule.Index, d.Rule.Name, stored.RuleIndex, want.rule)
 		}
 		if want.rule >= 0 && (d.Rule.Name != rules[want.rule].Name || stored.RuleName != rules[want.rule].Name) {
-			t.Errorf("%s: rule name %q, stored %q, want %q", c.name, d.Rule.Name, stored.RuleName, rules[want.rule].Name)
+			t.Errorf("%s: rule name %q, stored %q, want %q", c.Name, d.Rule.Name, stored.RuleName, rules[want.rule].Name)
 		}
 		if d.Outcome != model.OutcomeQueued || stored.Outcome != model.OutcomeQueued {
-			t.Errorf("%s: outcome %q, stored %q, want queued", c.name, d.Outcome, stored.Outcome)
+			t.Errorf("%s: outcome %q, stored %q, want queued", c.Name, d.Outcome, stored.Outcome)
 		}
 		if len(stored.Phones) != 1 || stored.Phones[0].MemberID != want.member.ID || !stored.Phones[0].Queued {
-			t.Errorf("%s: stored phones %+v, want one queued call to member %s", c.name, stored.Phones, want.member.Name)
+			t.Errorf("%s: stored phones %+v, want one queued call to member %s", c.Name, stored.Phones, want.member.Name)
 			continue
 		}
 		calls = append(calls, sent{c: c, callID: stored.Phones[0].CallID, want: want})
@@ -184,13 +132,13 @@ func testPayloads(t *testing.T, e *env) {
 	for _, s := range calls {
 		call := harness.WaitForCall(t, admin, s.callID, callDeadline)
 		if call.Phone != s.want.member.Phone {
-			t.Errorf("%s: call %s rang member %s, want %s", s.c.name, call.ID, call.MemberID, s.want.member.Name)
+			t.Errorf("%s: call %s rang member %s, want %s", s.c.Name, call.ID, call.MemberID, s.want.member.Name)
 		}
 		if call.Status != model.CallFinished || call.Disposition != s.want.disposition {
-			t.Errorf("%s: call %s ended %s/%s (%s), want finished/%s", s.c.name, call.ID, call.Status, call.Disposition, call.Reason, s.want.disposition)
+			t.Errorf("%s: call %s ended %s/%s (%s), want finished/%s", s.c.Name, call.ID, call.Status, call.Disposition, call.Reason, s.want.disposition)
 		}
 		if len(call.Attempts) == 0 || call.Attempts[0].AgentID == "" {
-			t.Errorf("%s: call %s has attempts %+v, want at least one with its agent", s.c.name, call.ID, call.Attempts)
+			t.Errorf("%s: call %s has attempts %+v, want at least one with its agent", s.c.Name, call.ID, call.Attempts)
 		}
 	}
 }

@@ -2,11 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -494,40 +491,13 @@ func BenchmarkWebhook(b *testing.B) {
 	}
 }
 
-// recordedPayload is one recorded webhook request with the state and
-// severity the hub must read from it.
-type recordedPayload struct {
-	Request struct {
-		Method      string  `json:"method"`
-		ContentType *string `json:"content_type"`
-		Query       string  `json:"query"`
-		Body        string  `json:"body"`
-	} `json:"request"`
-	Expected struct {
-		State    string  `json:"state"`
-		Severity *string `json:"severity"`
-	} `json:"expected"`
-}
-
 func TestWebhookRecordedPayloads(t *testing.T) {
-	dir := shareddata.Dir(t, "payloads")
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no payload files in %s: %v", dir, err)
-	}
+	payloads := shareddata.Payloads(t)
 	env := newEnv(t)
 	f := env.setup(nil)
 
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var p recordedPayload
-			if err := json.Unmarshal(data, &p); err != nil {
-				t.Fatalf("decode %s: %v", file, err)
-			}
+	for _, p := range payloads {
+		t.Run(p.Name, func(t *testing.T) {
 			header := map[string]string{}
 			if p.Request.ContentType != nil {
 				header["Content-Type"] = *p.Request.ContentType

@@ -2,13 +2,13 @@ package intake
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/ringhook/ringhook/hub/model"
+	"github.com/ringhook/ringhook/integration/shareddata"
 )
 
 // FuzzParse checks that no request panics Parse or StoredBody and that
@@ -99,18 +99,9 @@ func checkFuzzedAlert(t *testing.T, a model.Alert) {
 // addPayloadSeeds adds the shared payload bodies to the seed corpus when
 // the folder exists; FuzzParse runs without them otherwise.
 func addPayloadSeeds(f *testing.F) {
-	dir := filepath.Join("..", "..", "..", "shared", "payloads")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			continue
-		}
-		var c payloadCase
-		if json.Unmarshal(data, &c) != nil {
-			continue
-		}
-		r := c.request()
+	payloads, _ := shareddata.ReadPayloads(filepath.Join("..", "..", "..", "shared", "payloads"))
+	for _, p := range payloads {
+		r := payloadRequest(p)
 		f.Add(r.Method, r.ContentType, r.Query, r.Body)
 	}
 }

@@ -2,8 +2,6 @@ package intake
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,68 +9,19 @@ import (
 	"github.com/ringhook/ringhook/integration/shareddata"
 )
 
-// payloadCase is one recorded webhook with the expected reading.
-type payloadCase struct {
-	Tool    string `json:"tool"`
-	Case    string `json:"case"`
-	Request struct {
-		Method      string  `json:"method"`
-		ContentType *string `json:"content_type"`
-		Query       string  `json:"query"`
-		Body        string  `json:"body"`
-	} `json:"request"`
-	Expected struct {
-		State           string  `json:"state"`
-		Severity        *string `json:"severity"`
-		MessageContains *string `json:"message_contains"`
-	} `json:"expected"`
-}
-
-func (c payloadCase) request() Request {
-	r := Request{Method: c.Request.Method, Query: c.Request.Query, Body: []byte(c.Request.Body)}
-	if c.Request.ContentType != nil {
-		r.ContentType = *c.Request.ContentType
-	}
-	return r
-}
-
-// loadPayloads reads every recorded webhook of the shared payload folder.
-func loadPayloads(tb testing.TB) map[string]payloadCase {
-	tb.Helper()
-	dir := shareddata.Dir(tb, "payloads")
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		tb.Fatalf("list payloads in %s: %v", dir, err)
-	}
-	if len(files) == 0 {
-		tb.Fatalf("no payload files in %s", dir)
-	}
-	cases := map[string]payloadCase{}
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			tb.Fatalf("read %s: %v", file, err)
-		}
-		var c payloadCase
-		if err := json.Unmarshal(data, &c); err != nil {
-			tb.Fatalf("decode %s: %v", file, err)
-		}
-		cases[strings.TrimSuffix(filepath.Base(file), ".json")] = c
-	}
-	return cases
+// payloadRequest converts a recorded webhook into the request Parse reads.
+func payloadRequest(p shareddata.Payload) Request {
+	return Request{Method: p.Request.Method, ContentType: p.ContentType(), Query: p.Request.Query, Body: []byte(p.Request.Body)}
 }
 
 func TestParsePayloadCorpus(t *testing.T) {
-	for name, c := range loadPayloads(t) {
-		t.Run(name, func(t *testing.T) {
-			a := Parse(c.request())
+	for _, c := range shareddata.Payloads(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			a := Parse(payloadRequest(c))
 			if a.State != c.Expected.State {
 				t.Errorf("state = %q (from %q), want %q", a.State, a.StateSource, c.Expected.State)
 			}
-			want := ""
-			if c.Expected.Severity != nil {
-				want = *c.Expected.Severity
-			}
+			want := c.ExpectedSeverity()
 			if a.Severity != want {
 				t.Errorf("severity = %q (from %q, raw %q), want %q", a.Severity, a.SeveritySource, a.SeverityRaw, want)
 			}

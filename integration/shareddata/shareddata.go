@@ -4,6 +4,7 @@
 package shareddata
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // skips the test when that folder does not exist.
 func Dir(tb testing.TB, name string) string {
 	tb.Helper()
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		tb.Skipf("shared data %s: %v", name, err)
 	}
@@ -24,11 +25,12 @@ func Dir(tb testing.TB, name string) string {
 	return dir
 }
 
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot() (string, error) {
+// RepoRoot walks up from the working directory to the folder that contains
+// go.mod.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("find repository root: %w", err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -36,7 +38,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", os.ErrNotExist
+			return "", fmt.Errorf("go.mod not found above the working directory; run from inside the repository: %w", os.ErrNotExist)
 		}
 		dir = parent
 	}
