@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ringhook/ringhook/integration/shareddata"
 )
 
 // Binary returns the ringhook binary to test: $RINGHOOK_BIN, or one built
@@ -32,7 +34,7 @@ func Binary(tb testing.TB) string {
 			return
 		}
 		builtBin = filepath.Join(dir, "ringhook")
-		root, err := repoRoot()
+		root, err := shareddata.RepoRoot()
 		if err != nil {
 			buildErr = err
 			return
@@ -54,23 +56,6 @@ var (
 	builtBin  string
 	buildErr  error
 )
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
 
 // FreeAddr returns a 127.0.0.1 address with a port that was free a moment
 // ago.
