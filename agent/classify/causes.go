@@ -1,7 +1,10 @@
 package classify
 
-// causeTexts are Asterisk's cause_txt strings (main/channel.c, Asterisk 20)
-// for the causes an outbound call is likely to end with.
+// causeTexts are Asterisk's cause_txt strings (the causes table behind
+// ast_cause2str in main/channel.c) for the causes an outbound call is likely
+// to end with. The PBX simulator keeps a separate table on purpose: it
+// stands in for Asterisk in tests, and a table taken from here could never
+// disagree with this one.
 var causeTexts = map[int]string{
 	0:   "Unknown",
 	1:   "Unallocated (unassigned) number",
@@ -14,9 +17,9 @@ var causeTexts = map[int]string{
 	20:  "Subscriber absent",
 	21:  "Call Rejected",
 	22:  "Number changed",
-	26:  "Non-selected user clearing",
+	26:  "Answered elsewhere",
 	27:  "Destination out of order",
-	28:  "Invalid number format (addresses incomplete)",
+	28:  "Invalid number format",
 	29:  "Facility rejected",
 	31:  "Normal, unspecified",
 	34:  "Circuit/channel congestion",
@@ -26,7 +29,7 @@ var causeTexts = map[int]string{
 	44:  "Requested channel not available",
 	58:  "Bearer capability not available",
 	66:  "Channel not implemented",
-	102: "Recovery on timer expiry",
+	102: "Recover on timer expiry",
 	111: "Protocol error, unspecified",
 	127: "Interworking, unspecified",
 }

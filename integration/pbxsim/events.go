@@ -30,9 +30,12 @@ const (
 	softHangupExplicit = 32 // AST_SOFTHANGUP_EXPLICIT, not a Q.850 cause
 )
 
-// causeTexts are the cause_txt strings of Asterisk 20 (ast_cause2str).
+// causeTexts are the cause_txt strings of Asterisk 20 (ast_cause2str). The
+// classifier has its own table, and this one stays separate on purpose: the
+// simulator stands in for Asterisk, so its texts must come from Asterisk
+// and not from the code it tests.
 // NOTE: only 1, 16, 17, 19, 21 and 34 were checked against recordings; the
-// other texts are written from memory of main/channel.c and may differ.
+// others were checked against the causes table of a recent main/channel.c.
 var causeTexts = map[int]string{
 	0:   "Unknown",
 	1:   "Unallocated (unassigned) number",
@@ -53,7 +56,7 @@ var causeTexts = map[int]string{
 	41:  "Temporary failure",
 	42:  "Switching equipment congestion",
 	58:  "Bearer capability not available",
-	102: "Recovery on timer expiry",
+	102: "Recover on timer expiry",
 	127: "Interworking, unspecified",
 }
 
