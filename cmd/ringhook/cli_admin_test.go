@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/ringhook/ringhook/hub/cluster/clustertest"
 )
 
 // followerAgents is a follower's agent list: no health, and a note that
@@ -48,7 +50,7 @@ func TestAgentsOnFollowerAsksLeader(t *testing.T) {
 }
 
 func TestAgentsOnFollowerWithoutLeader(t *testing.T) {
-	closed := "http://" + freeAddr(t, false)
+	closed := "http://" + clustertest.FreeAddr(t, false)
 	follower := fakeHub(t, map[string]string{
 		"/api/v1/agents":  followerAgents(closed),
 		"/api/v1/cluster": `{"node_id":"node-1","state":"Follower","leader_id":"node-0","leader_url":"` + closed + `"}`,
@@ -115,7 +117,7 @@ func TestCLIHelpAndUnreachableHub(t *testing.T) {
 		t.Errorf("requests -h does not say what the command does:\n%s", stderr)
 	}
 
-	closed := "http://" + freeAddr(t, false)
+	closed := "http://" + clustertest.FreeAddr(t, false)
 	code, _, stderr = runCommand(t, "", "get", "orgs", "--hub", closed)
 	if code != 1 {
 		t.Errorf("get orgs on a closed port: exit %d, want 1", code)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ringhook/ringhook/hub/adminclient"
 	"github.com/ringhook/ringhook/hub/cluster"
+	"github.com/ringhook/ringhook/hub/cluster/clustertest"
 	"github.com/ringhook/ringhook/hub/hubserver"
 	"github.com/ringhook/ringhook/hub/model"
 )
@@ -28,8 +29,8 @@ func startTestHub(t *testing.T) *hubserver.Server {
 		Cluster: cluster.Config{
 			NodeID:          "hub1",
 			DataDir:         t.TempDir(),
-			RaftBind:        freeAddr(t, false),
-			GossipBind:      freeAddr(t, true),
+			RaftBind:        clustertest.FreeAddr(t, false),
+			GossipBind:      clustertest.FreeAddr(t, true),
 			BootstrapExpect: 1,
 			GossipLocal:     true,
 		},
@@ -487,7 +488,7 @@ func TestCLIErrors(t *testing.T) {
 		}
 	})
 	t.Run("hub not running", func(t *testing.T) {
-		closed := "http://" + freeAddr(t, false)
+		closed := "http://" + clustertest.FreeAddr(t, false)
 		code, _, stderr := runCommand(t, "", "get", "orgs", "--hub", closed)
 		if code != 1 {
 			t.Errorf("exit code = %d, want 1", code)

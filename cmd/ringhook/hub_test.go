@@ -4,39 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"flag"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ringhook/ringhook/hub/cluster/clustertest"
 	"github.com/ringhook/ringhook/hub/gateway"
 )
-
-// freeAddr returns a 127.0.0.1 address whose TCP port, and UDP port when
-// udp is set, was free a moment ago.
-func freeAddr(t *testing.T, udp bool) string {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen on 127.0.0.1: %v", err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		if !udp {
-			return addr
-		}
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return addr
-	}
-	t.Fatal("found no free port on 127.0.0.1")
-	return ""
-}
 
 func TestHubRejectsInvalidConfig(t *testing.T) {
 	dir := t.TempDir()
@@ -132,13 +107,13 @@ func TestHubConfigFromFlags(t *testing.T) {
 }
 
 func TestHubStartsAndStopsOnCancel(t *testing.T) {
-	httpAddr := freeAddr(t, false)
+	httpAddr := clustertest.FreeAddr(t, false)
 	args := []string{"hub",
 		"--node-id", "hub1",
 		"--data-dir", t.TempDir() + "/hub1",
 		"--http-addr", httpAddr,
-		"--raft-addr", freeAddr(t, false),
-		"--gossip-addr", freeAddr(t, true),
+		"--raft-addr", clustertest.FreeAddr(t, false),
+		"--gossip-addr", clustertest.FreeAddr(t, true),
 		"--bootstrap-expect", "1",
 		"--log-format", "json",
 	}

@@ -12,36 +12,12 @@ import (
 
 	"github.com/ringhook/ringhook/hub/adminclient"
 	"github.com/ringhook/ringhook/hub/cluster"
+	"github.com/ringhook/ringhook/hub/cluster/clustertest"
 	"github.com/ringhook/ringhook/hub/hubserver"
 	"github.com/ringhook/ringhook/hub/model"
 )
 
 const adminToken = "test-admin-token-0123456789"
-
-// freeAddr returns a 127.0.0.1 address whose TCP port, and UDP port when
-// udp is set, was free a moment ago.
-func freeAddr(t *testing.T, udp bool) string {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen on 127.0.0.1: %v", err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		if !udp {
-			return addr
-		}
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return addr
-	}
-	t.Fatal("found no free port on 127.0.0.1")
-	return ""
-}
 
 // nodeConfig is a single-node hub configuration on free loopback ports.
 func nodeConfig(t *testing.T, dataDir string) hubserver.Config {
@@ -49,8 +25,8 @@ func nodeConfig(t *testing.T, dataDir string) hubserver.Config {
 		Cluster: cluster.Config{
 			NodeID:          "hub1",
 			DataDir:         dataDir,
-			RaftBind:        freeAddr(t, false),
-			GossipBind:      freeAddr(t, true),
+			RaftBind:        clustertest.FreeAddr(t, false),
+			GossipBind:      clustertest.FreeAddr(t, true),
 			BootstrapExpect: 1,
 			GossipLocal:     true,
 		},

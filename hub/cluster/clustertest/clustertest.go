@@ -81,12 +81,12 @@ func New(t testing.TB, n int, opts ...Options) *Cluster {
 	}
 	gossip := make([]string, n)
 	for i := range n {
-		httpAddr := freeAddr(t, false)
-		gossip[i] = freeAddr(t, true)
+		httpAddr := FreeAddr(t, false)
+		gossip[i] = FreeAddr(t, true)
 		c.configs[i] = cluster.Config{
 			NodeID:          fmt.Sprintf("node-%d", i),
 			DataDir:         filepath.Join(t.TempDir(), fmt.Sprintf("node-%d", i)),
-			RaftBind:        freeAddr(t, false),
+			RaftBind:        FreeAddr(t, false),
 			GossipBind:      gossip[i],
 			HTTPURL:         "http://" + httpAddr,
 			BootstrapExpect: n,
@@ -393,10 +393,11 @@ var (
 	usedPorts   = map[int]bool{}
 )
 
-// freeAddr returns a 127.0.0.1 address whose TCP port (and UDP port too,
-// for gossip) was free. Another process may take it before the node binds
-// it; that is rare enough for tests.
-func freeAddr(t testing.TB, udp bool) string {
+// FreeAddr returns a 127.0.0.1 address whose TCP port, and UDP port when
+// udp is set (for gossip), was free and has not been returned before in
+// this process. Another process may take it before the node binds it; that
+// is rare enough for tests.
+func FreeAddr(t testing.TB, udp bool) string {
 	t.Helper()
 	usedPortsMu.Lock()
 	defer usedPortsMu.Unlock()
