@@ -20,6 +20,26 @@ func identity[T any](v T) T { return v }
 
 func plainView[T any](_ *Server, _ *http.Request, obj T, _ string) any { return obj }
 
+// listByOrg adapts an FSM list method that takes an organization id to a
+// resource list, passing it the org_id query parameter.
+func listByOrg[T any](list func(*raftfsm.FSM, string) ([]T, error)) func(*raftfsm.FSM, *http.Request) ([]T, error) {
+	return func(f *raftfsm.FSM, r *http.Request) ([]T, error) {
+		return list(f, r.URL.Query().Get("org_id"))
+	}
+}
+
+// checkOrgObject checks the fields every object of an organization has: the
+// id in the body against the one in the path, org_id and name.
+func checkOrgObject(bodyID, id string, create bool, orgID, name string) error {
+	if err := checkID(bodyID, id, create); err != nil {
+		return err
+	}
+	if err := requireOrg(orgID); err != nil {
+		return err
+	}
+	return requireName(name)
+}
+
 func requireOrg(orgID string) error {
 	if strings.TrimSpace(orgID) == "" {
 		return missing("org_id", "the id of the organization the object belongs to")
@@ -96,19 +116,11 @@ type memberInput struct {
 func members() resource[model.Member, memberInput] {
 	return resource[model.Member, memberInput]{
 		name: "member", path: "members", deleteKind: raftfsm.CmdDeleteMember,
-		get: (*raftfsm.FSM).GetMember,
-		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Member, error) {
-			return f.ListMembers(r.URL.Query().Get("org_id"))
-		},
+		get:  (*raftfsm.FSM).GetMember,
+		list: listByOrg((*raftfsm.FSM).ListMembers),
 		build: func(_ *Server, _ *http.Request, in *memberInput, id string, existing *model.Member, now time.Time) (model.Member, string, error) {
 			m := in.Member
-			if err := checkID(m.ID, id, existing == nil); err != nil {
-				return m, "", err
-			}
-			if err := requireOrg(m.OrgID); err != nil {
-				return m, "", err
-			}
-			if err := requireName(m.Name); err != nil {
+			if err := checkOrgObject(m.ID, id, existing == nil, m.OrgID, m.Name); err != nil {
 				return m, "", err
 			}
 			if strings.TrimSpace(m.Phone) == "" {
@@ -157,19 +169,11 @@ func phoneError(err error) error {
 func projects() resource[model.Project, model.Project] {
 	return resource[model.Project, model.Project]{
 		name: "project", path: "projects", deleteKind: raftfsm.CmdDeleteProject,
-		get: (*raftfsm.FSM).GetProject,
-		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Project, error) {
-			return f.ListProjects(r.URL.Query().Get("org_id"))
-		},
+		get:  (*raftfsm.FSM).GetProject,
+		list: listByOrg((*raftfsm.FSM).ListProjects),
 		build: func(_ *Server, _ *http.Request, in *model.Project, id string, existing *model.Project, now time.Time) (model.Project, string, error) {
 			p := *in
-			if err := checkID(p.ID, id, existing == nil); err != nil {
-				return p, "", err
-			}
-			if err := requireOrg(p.OrgID); err != nil {
-				return p, "", err
-			}
-			if err := requireName(p.Name); err != nil {
+			if err := checkOrgObject(p.ID, id, existing == nil, p.OrgID, p.Name); err != nil {
 				return p, "", err
 			}
 			p.ID = id
@@ -186,19 +190,11 @@ func projects() resource[model.Project, model.Project] {
 func schedules() resource[model.Schedule, model.Schedule] {
 	return resource[model.Schedule, model.Schedule]{
 		name: "schedule", path: "schedules", deleteKind: raftfsm.CmdDeleteSchedule,
-		get: (*raftfsm.FSM).GetSchedule,
-		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Schedule, error) {
-			return f.ListSchedules(r.URL.Query().Get("org_id"))
-		},
+		get:  (*raftfsm.FSM).GetSchedule,
+		list: listByOrg((*raftfsm.FSM).ListSchedules),
 		build: func(_ *Server, _ *http.Request, in *model.Schedule, id string, existing *model.Schedule, now time.Time) (model.Schedule, string, error) {
 			sc := *in
-			if err := checkID(sc.ID, id, existing == nil); err != nil {
-				return sc, "", err
-			}
-			if err := requireOrg(sc.OrgID); err != nil {
-				return sc, "", err
-			}
-			if err := requireName(sc.Name); err != nil {
+			if err := checkOrgObject(sc.ID, id, existing == nil, sc.OrgID, sc.Name); err != nil {
 				return sc, "", err
 			}
 			for i, rot := range sc.Rotations {
@@ -223,19 +219,11 @@ func schedules() resource[model.Schedule, model.Schedule] {
 func scenarios() resource[model.Scenario, model.Scenario] {
 	return resource[model.Scenario, model.Scenario]{
 		name: "scenario", path: "scenarios", deleteKind: raftfsm.CmdDeleteScenario,
-		get: (*raftfsm.FSM).GetScenario,
-		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Scenario, error) {
-			return f.ListScenarios(r.URL.Query().Get("org_id"))
-		},
+		get:  (*raftfsm.FSM).GetScenario,
+		list: listByOrg((*raftfsm.FSM).ListScenarios),
 		build: func(_ *Server, _ *http.Request, in *model.Scenario, id string, existing *model.Scenario, now time.Time) (model.Scenario, string, error) {
 			sc := *in
-			if err := checkID(sc.ID, id, existing == nil); err != nil {
-				return sc, "", err
-			}
-			if err := requireOrg(sc.OrgID); err != nil {
-				return sc, "", err
-			}
-			if err := requireName(sc.Name); err != nil {
+			if err := checkOrgObject(sc.ID, id, existing == nil, sc.OrgID, sc.Name); err != nil {
 				return sc, "", err
 			}
 			for i, rule := range sc.Rules {

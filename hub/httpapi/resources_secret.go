@@ -38,10 +38,8 @@ type EndpointView struct {
 func endpoints() resource[model.Endpoint, endpointInput] {
 	return resource[model.Endpoint, endpointInput]{
 		name: "endpoint", path: "endpoints", deleteKind: raftfsm.CmdDeleteEndpoint,
-		get: (*raftfsm.FSM).GetEndpoint,
-		list: func(f *raftfsm.FSM, r *http.Request) ([]model.Endpoint, error) {
-			return f.ListEndpoints(r.URL.Query().Get("org_id"))
-		},
+		get:   (*raftfsm.FSM).GetEndpoint,
+		list:  listByOrg((*raftfsm.FSM).ListEndpoints),
 		build: buildEndpoint,
 		put: func(e model.Endpoint, create bool) raftfsm.Command {
 			return &raftfsm.PutEndpoint{Create: create, Endpoint: e}
