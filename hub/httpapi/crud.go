@@ -60,6 +60,15 @@ type listBody struct {
 	Note string `json:"note,omitempty"`
 }
 
+// newListBody returns a list response of items as they are.
+func newListBody[T any](items []T) listBody {
+	out := listBody{Items: make([]any, 0, len(items)), Count: len(items)}
+	for _, item := range items {
+		out.Items = append(out.Items, item)
+	}
+	return out
+}
+
 func (res resource[T, In]) handleList(s *Server) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		objs, err := res.list(s.backend.FSM(), r)

@@ -93,25 +93,27 @@ func (s *Server) handleListRequests(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := listBody{Items: make([]any, 0, len(reqs)), Count: len(reqs)}
-	for _, req := range reqs {
-		out.Items = append(out.Items, req)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, newListBody(reqs))
 }
 
 func (s *Server) handleGetRequest(w http.ResponseWriter, r *http.Request) {
+	serveRecord(s, w, r, "request", s.backend.FSM().GetRequest)
+}
+
+// serveRecord writes the stored request or call with the id in the path,
+// or a 404 naming kind when there is none.
+func serveRecord[T any](s *Server, w http.ResponseWriter, r *http.Request, kind string, get func(id string) (T, error)) {
 	id := mux.Vars(r)["id"]
-	req, err := s.backend.FSM().GetRequest(id)
+	record, err := get(id)
 	if errors.Is(err, raftfsm.ErrNotFound) {
-		s.fail(w, r, newError(http.StatusNotFound, CodeNotFound, "no request with id %q; it may have been pruned", id))
+		s.fail(w, r, newError(http.StatusNotFound, CodeNotFound, "no %s with id %q; it may have been pruned", kind, id))
 		return
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, req)
+	writeJSON(w, http.StatusOK, record)
 }
 
 func (s *Server) handleListCalls(w http.ResponseWriter, r *http.Request) {
@@ -144,25 +146,11 @@ func (s *Server) handleListCalls(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := listBody{Items: make([]any, 0, len(calls)), Count: len(calls)}
-	for _, c := range calls {
-		out.Items = append(out.Items, c)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, newListBody(calls))
 }
 
 func (s *Server) handleGetCall(w http.ResponseWriter, r *http.Request) {
-	id := mux.Vars(r)["id"]
-	call, err := s.backend.FSM().GetCall(id)
-	if errors.Is(err, raftfsm.ErrNotFound) {
-		s.fail(w, r, newError(http.StatusNotFound, CodeNotFound, "no call with id %q; it may have been pruned", id))
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, call)
+	serveRecord(s, w, r, "call", s.backend.FSM().GetCall)
 }
 
 // handleTestEndpoint runs the body through intake, routing and the brakes
