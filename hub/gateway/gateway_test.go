@@ -168,14 +168,8 @@ func TestSecondSessionReplacesFirst(t *testing.T) {
 
 func TestDispatchRoundRobin(t *testing.T) {
 	h := newHarness(t)
-	idA, tokA := h.addAgent("pbx-a", "trunk-a")
-	idB, tokB := h.addAgent("pbx-b", "trunk-b")
-	url, _ := h.start(testConfig())
-	agents := map[string]*testAgent{
-		idA: connectHealthy(t, url, idA, tokA),
-		idB: connectHealthy(t, url, idB, tokB),
-	}
-	waitHealthy(t, h, 2)
+	pair := startAgentPair(t, h, testConfig())
+	agents, idA, idB := pair.agents, pair.idA, pair.idB
 
 	var calls []string
 	for range 4 {
@@ -223,6 +217,37 @@ func waitHealthy(t *testing.T, h *harness, n int) {
 	}
 }
 
+// agentPair is two agents, on PBXs pbx-a and pbx-b with trunks trunk-a and
+// trunk-b, connected and healthy on a started gateway.
+type agentPair struct {
+	idA, idB string
+	// tokens and agents are keyed by agent id.
+	tokens map[string]string
+	agents map[string]*testAgent
+	stop   func()
+}
+
+// startAgentPair registers two agents, starts the gateway with cfg and
+// connects both, waiting until they are healthy.
+func startAgentPair(t *testing.T, h *harness, cfg Config) agentPair {
+	t.Helper()
+	idA, tokA := h.addAgent("pbx-a", "trunk-a")
+	idB, tokB := h.addAgent("pbx-b", "trunk-b")
+	url, stop := h.start(cfg)
+	pair := agentPair{
+		idA:    idA,
+		idB:    idB,
+		tokens: map[string]string{idA: tokA, idB: tokB},
+		agents: map[string]*testAgent{
+			idA: connectHealthy(t, url, idA, tokA),
+			idB: connectHealthy(t, url, idB, tokB),
+		},
+		stop: stop,
+	}
+	waitHealthy(t, h, 2)
+	return pair
+}
+
 // assignedTo waits for the call's attempt and returns which agent got it.
 func assignedTo(t *testing.T, h *harness, callID string, attempt int, agents map[string]*testAgent) (string, *testAgent) {
 	t.Helper()
@@ -240,14 +265,7 @@ func assignedTo(t *testing.T, h *harness, callID string, attempt int, agents map
 
 func TestRetryableFailureMovesToOtherTrunk(t *testing.T) {
 	h := newHarness(t)
-	idA, tokA := h.addAgent("pbx-a", "trunk-a")
-	idB, tokB := h.addAgent("pbx-b", "trunk-b")
-	url, _ := h.start(testConfig())
-	agents := map[string]*testAgent{
-		idA: connectHealthy(t, url, idA, tokA),
-		idB: connectHealthy(t, url, idB, tokB),
-	}
-	waitHealthy(t, h, 2)
+	agents := startAgentPair(t, h, testConfig()).agents
 
 	callID := h.queueCall()
 	first, ag := assignedTo(t, h, callID, 1, agents)
@@ -280,14 +298,7 @@ func TestRetryableFailureMovesToOtherTrunk(t *testing.T) {
 
 func TestBusyIsFinal(t *testing.T) {
 	h := newHarness(t)
-	idA, tokA := h.addAgent("pbx-a", "trunk-a")
-	idB, tokB := h.addAgent("pbx-b", "trunk-b")
-	url, _ := h.start(testConfig())
-	agents := map[string]*testAgent{
-		idA: connectHealthy(t, url, idA, tokA),
-		idB: connectHealthy(t, url, idB, tokB),
-	}
-	waitHealthy(t, h, 2)
+	agents := startAgentPair(t, h, testConfig()).agents
 
 	callID := h.queueCall()
 	_, ag := assignedTo(t, h, callID, 1, agents)
@@ -407,15 +418,9 @@ func TestDuplicateFinishedAppliedOnce(t *testing.T) {
 
 func TestLeaderChangeRetriesOnlyUnclaimed(t *testing.T) {
 	h := newHarness(t)
-	idA, tokA := h.addAgent("pbx-a", "trunk-a")
-	idB, tokB := h.addAgent("pbx-b", "trunk-b")
 	cfg := testConfig()
-	url1, stop1 := h.start(cfg)
-	agents := map[string]*testAgent{
-		idA: connectHealthy(t, url1, idA, tokA),
-		idB: connectHealthy(t, url1, idB, tokB),
-	}
-	waitHealthy(t, h, 2)
+	pair := startAgentPair(t, h, cfg)
+	agents := pair.agents
 
 	call1, call2 := h.queueCall(), h.queueCall()
 	owner1, ag1 := assignedTo(t, h, call1, 1, agents)
@@ -426,9 +431,9 @@ func TestLeaderChangeRetriesOnlyUnclaimed(t *testing.T) {
 	claimed := ag1.waitAssign(call1, 1)
 
 	// The old leader stops; a new gateway takes over the same state.
-	stop1()
+	pair.stop()
 	url2, _ := h.start(cfg)
-	tok := map[string]string{idA: tokA, idB: tokB}
+	tok := pair.tokens
 	// Only the owner of call1 comes back and claims it.
 	back := connectHealthy(t, url2, owner1, tok[owner1], protocol.InFlight{CallRef: claimed.CallRef, ChannelID: claimed.ChannelID, Progress: protocol.ProgressRinging})
 
@@ -474,14 +479,7 @@ func TestResolvedAlertCancelsUndialedAttempt(t *testing.T) {
 // each with its own channel id, and then fails.
 func TestPhoneRingsAtMostMaxAttempts(t *testing.T) {
 	h := newHarness(t)
-	idA, tokA := h.addAgent("pbx-a", "trunk-a")
-	idB, tokB := h.addAgent("pbx-b", "trunk-b")
-	url, _ := h.start(testConfig())
-	agents := map[string]*testAgent{
-		idA: connectHealthy(t, url, idA, tokA),
-		idB: connectHealthy(t, url, idB, tokB),
-	}
-	waitHealthy(t, h, 2)
+	agents := startAgentPair(t, h, testConfig()).agents
 
 	callID := h.queueCall()
 	for n := 1; n <= model.MaxAttempts; n++ {
@@ -537,14 +535,7 @@ func TestLostLeadershipSendsAgentsAway(t *testing.T) {
 
 func TestRefusedAssignmentRetriedElsewhere(t *testing.T) {
 	h := newHarness(t)
-	idA, tokA := h.addAgent("pbx-a", "trunk-a")
-	idB, tokB := h.addAgent("pbx-b", "trunk-b")
-	url, _ := h.start(testConfig())
-	agents := map[string]*testAgent{
-		idA: connectHealthy(t, url, idA, tokA),
-		idB: connectHealthy(t, url, idB, tokB),
-	}
-	waitHealthy(t, h, 2)
+	agents := startAgentPair(t, h, testConfig()).agents
 
 	callID := h.queueCall()
 	first, ag := assignedTo(t, h, callID, 1, agents)
