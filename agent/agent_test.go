@@ -193,6 +193,25 @@ func startSim(t *testing.T) *pbxsim.Server {
 	return sim
 }
 
+// runAgent runs a in the background until the test ends or the returned
+// stop is called. stop cancels Run and waits for it to return; calling it
+// again does nothing.
+func runAgent(t *testing.T, a *Agent) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.Run(ctx)
+	}()
+	stop = func() {
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
 func startAgent(t *testing.T, hub *fakeHub, sim *pbxsim.Server, mutate func(*Config)) *Agent {
 	cfg := Config{
 		HubURLs:         []string{hub.srv.URL},
@@ -219,16 +238,7 @@ func startAgent(t *testing.T, hub *fakeHub, sim *pbxsim.Server, mutate func(*Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = a.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	runAgent(t, a)
 	eventually(t, "agent connected to hub and ARI", func() bool {
 		return hub.helloCount() > 0 && a.Health().ARIWebsocketUp
 	})
@@ -398,10 +408,7 @@ func TestAgentWrongCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runAgent(t, a)
 
 	eventually(t, "health names the credential problem", func() bool {
 		return strings.Contains(a.Health().Detail, "rejected user")

@@ -154,10 +154,7 @@ func TestAgentUnauthorizedCloseCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runAgent(t, a)
 
 	const logMsg = "rejected the agent token"
 	eventually(t, "the token rejection is logged", func() bool { return len(logs.records(logMsg)) > 0 })
@@ -188,16 +185,12 @@ func TestAgentReplacedSessionBacksOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	stop := runAgent(t, a)
 
 	const logMsg = "another process uses this agent's token"
 	const occurrences = 6
 	eventually(t, "six replaced sessions are logged", func() bool { return len(logs.records(logMsg)) >= occurrences })
-	cancel()
-	<-done
+	stop()
 
 	records := logs.records(logMsg)
 	// Every session ended by the replacement, except possibly the one that
