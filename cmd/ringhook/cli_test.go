@@ -382,26 +382,38 @@ func TestEndpointTestStoresNothing(t *testing.T) {
 	}
 }
 
-func TestCallsAndRequestsAfterWebhook(t *testing.T) {
-	server := startTestHub(t)
-	mustRun(t, "", "apply", "-f", examplePath(t))
-	endpointID := endpointIDByName(t, "alertmanager")
+// webhookAccepted is the part of a webhook's 202 response that the tests
+// read.
+type webhookAccepted struct {
+	RequestID string `json:"request_id"`
+	Phones    []struct {
+		CallID string `json:"call_id"`
+	} `json:"phones"`
+}
 
-	resp, err := http.Post(server.URL+"/api/wh/"+endpointID, "application/json", strings.NewReader(criticalAlert))
+// postWebhook posts body as JSON to url, fails the test unless the hub
+// responds 202, and returns the decoded response.
+func postWebhook(t *testing.T, url string, body io.Reader) webhookAccepted {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", body)
 	if err != nil {
 		t.Fatalf("post webhook: %v", err)
 	}
-	var accepted struct {
-		RequestID string `json:"request_id"`
-		Phones    []struct {
-			CallID string `json:"call_id"`
-		} `json:"phones"`
-	}
+	var accepted webhookAccepted
 	json.NewDecoder(resp.Body).Decode(&accepted)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("webhook status = %d, want 202", resp.StatusCode)
 	}
+	return accepted
+}
+
+func TestCallsAndRequestsAfterWebhook(t *testing.T) {
+	server := startTestHub(t)
+	mustRun(t, "", "apply", "-f", examplePath(t))
+	endpointID := endpointIDByName(t, "alertmanager")
+
+	accepted := postWebhook(t, server.URL+"/api/wh/"+endpointID, strings.NewReader(criticalAlert))
 	if len(accepted.Phones) != 1 || accepted.Phones[0].CallID == "" {
 		t.Fatalf("webhook queued %+v, want one call", accepted.Phones)
 	}

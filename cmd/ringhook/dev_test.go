@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,20 +125,7 @@ func TestDevDemoCallsAndResumes(t *testing.T) {
 		t.Fatalf("open the example payload: %v", err)
 	}
 	defer payload.Close()
-	resp, err := http.Post(state.WebhookURL, "application/json", payload)
-	if err != nil {
-		t.Fatalf("post the example payload: %v", err)
-	}
-	var accepted struct {
-		Phones []struct {
-			CallID string `json:"call_id"`
-		} `json:"phones"`
-	}
-	json.NewDecoder(resp.Body).Decode(&accepted)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("webhook status = %d, want 202", resp.StatusCode)
-	}
+	accepted := postWebhook(t, state.WebhookURL, payload)
 	if len(accepted.Phones) == 0 || accepted.Phones[0].CallID == "" {
 		t.Fatalf("webhook queued no call: %+v", accepted.Phones)
 	}
