@@ -59,15 +59,8 @@ func (f callFilter) query() (url.Values, error) {
 	setIf(q, "phone", f.phone)
 	setIf(q, "disposition", f.disposition)
 	setIf(q, "status", f.status)
-	if f.since != "" {
-		since, err := parseSince(f.since, time.Now())
-		if err != nil {
-			return nil, err
-		}
-		q.Set("since", since.Format(time.RFC3339Nano))
-	}
-	if f.limit > 0 {
-		q.Set("limit", fmt.Sprint(f.limit))
+	if err := setSinceAndLimit(q, f.since, f.limit); err != nil {
+		return nil, err
 	}
 	return q, nil
 }
@@ -101,6 +94,23 @@ func setIf(q url.Values, key, value string) {
 	if value != "" {
 		q.Set(key, value)
 	}
+}
+
+// setSinceAndLimit adds the since and limit parameters of a list query,
+// reading since as parseSince does. An empty since or a limit below 1
+// adds nothing.
+func setSinceAndLimit(q url.Values, since string, limit int) error {
+	if since != "" {
+		t, err := parseSince(since, time.Now())
+		if err != nil {
+			return err
+		}
+		q.Set("since", t.Format(time.RFC3339Nano))
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	return nil
 }
 
 func runCalls(ctx context.Context, c *cliContext, f callFilter) error {
@@ -235,15 +245,8 @@ func runRequests(ctx context.Context, c *cliContext, f requestFilter) error {
 	setIf(q, "endpoint_id", f.endpoint)
 	setIf(q, "org_id", f.org)
 	setIf(q, "outcome", f.outcome)
-	if f.since != "" {
-		since, err := parseSince(f.since, time.Now())
-		if err != nil {
-			return err
-		}
-		q.Set("since", since.Format(time.RFC3339Nano))
-	}
-	if f.limit > 0 {
-		q.Set("limit", fmt.Sprint(f.limit))
+	if err := setSinceAndLimit(q, f.since, f.limit); err != nil {
+		return err
 	}
 	var requests []model.Request
 	if err := c.client.List(ctx, "/api/v1/requests", q, &requests); err != nil {
