@@ -114,17 +114,7 @@ func TestFollowerSendsAgentToLeader(t *testing.T) {
 	url, _ := h.start(testConfig())
 
 	a := connect(t, url, id, token, protocol.Hello{Health: healthy()})
-	raw := a.waitFor(protocol.TypeNotLeader, nil)
-	var nl protocol.NotLeader
-	if err := json.Unmarshal(raw, &nl); err != nil {
-		t.Fatalf("decode not_leader: %v", err)
-	}
-	if nl.LeaderURL != h.node.leaderURL {
-		t.Errorf("leader URL = %q, want %q", nl.LeaderURL, h.node.leaderURL)
-	}
-	if ce := a.waitClose(); ce.Code != protocol.CloseNotLeader {
-		t.Errorf("close code = %d, want %d", ce.Code, protocol.CloseNotLeader)
-	}
+	assertSentToLeader(t, a, h.node.leaderURL)
 	if len(a.messages(protocol.TypeWelcome)) != 0 {
 		t.Error("a follower sent welcome")
 	}
@@ -192,6 +182,23 @@ func TestDispatchRoundRobin(t *testing.T) {
 				t.Errorf("assign phone = %q, want the member's phone", as.Phone)
 			}
 		}
+	}
+}
+
+// assertSentToLeader checks that the gateway sent a not_leader naming
+// leaderURL and then closed the session with CloseNotLeader.
+func assertSentToLeader(t *testing.T, a *testAgent, leaderURL string) {
+	t.Helper()
+	raw := a.waitFor(protocol.TypeNotLeader, nil)
+	var nl protocol.NotLeader
+	if err := json.Unmarshal(raw, &nl); err != nil {
+		t.Fatalf("decode not_leader: %v", err)
+	}
+	if nl.LeaderURL != leaderURL {
+		t.Errorf("leader URL = %q, want %q", nl.LeaderURL, leaderURL)
+	}
+	if ce := a.waitClose(); ce.Code != protocol.CloseNotLeader {
+		t.Errorf("close code = %d, want %d", ce.Code, protocol.CloseNotLeader)
 	}
 }
 
@@ -513,17 +520,7 @@ func TestLostLeadershipSendsAgentsAway(t *testing.T) {
 	h.node.leader.Store(false)
 	h.node.changes <- false
 
-	raw := a.waitFor(protocol.TypeNotLeader, nil)
-	var nl protocol.NotLeader
-	if err := json.Unmarshal(raw, &nl); err != nil {
-		t.Fatalf("decode not_leader: %v", err)
-	}
-	if nl.LeaderURL != h.node.leaderURL {
-		t.Errorf("leader URL = %q, want %q", nl.LeaderURL, h.node.leaderURL)
-	}
-	if ce := a.waitClose(); ce.Code != protocol.CloseNotLeader {
-		t.Errorf("close code = %d, want %d", ce.Code, protocol.CloseNotLeader)
-	}
+	assertSentToLeader(t, a, h.node.leaderURL)
 
 	// Regaining leadership starts the dispatcher again.
 	h.node.leader.Store(true)
