@@ -249,6 +249,19 @@ func assign(callID, phone string) protocol.Assign {
 	return protocol.Assign{CallRef: protocol.CallRef{CallID: callID, Attempt: 1}, Phone: phone, ChannelID: protocol.ChannelID(callID, 1)}
 }
 
+// assertBusyCall makes phone busy on sim, assigns callID to it through hub
+// and checks that the agent reports the call as busy.
+func assertBusyCall(t *testing.T, hub *fakeHub, sim *pbxsim.Server, callID, phone string) {
+	t.Helper()
+	if err := sim.SetBehavior(phone, pbxsim.Behavior{Kind: pbxsim.KindBusy}); err != nil {
+		t.Fatal(err)
+	}
+	hub.send(protocol.TypeAssign, assign(callID, phone))
+	if got := finishedFor(t, hub, 1)[callID].Disposition; got != "busy" {
+		t.Errorf("%s: disposition = %q, want busy", callID, got)
+	}
+}
+
 func finishedFor(t *testing.T, hub *fakeHub, want int) map[string]protocol.Finished {
 	t.Helper()
 	got := map[string]protocol.Finished{}
@@ -444,14 +457,7 @@ func TestAgentARIWebsocketDropMidCall(t *testing.T) {
 	}
 	eventually(t, "ARI websocket back up", func() bool { return a.Health().ARIWebsocketUp })
 
-	phone2 := "+4930999004"
-	if err := sim.SetBehavior(phone2, pbxsim.Behavior{Kind: pbxsim.KindBusy}); err != nil {
-		t.Fatal(err)
-	}
-	hub.send(protocol.TypeAssign, assign("call-after-drop", phone2))
-	if got := finishedFor(t, hub, 1)["call-after-drop"].Disposition; got != "busy" {
-		t.Errorf("call after reconnect: disposition = %q, want busy", got)
-	}
+	assertBusyCall(t, hub, sim, "call-after-drop", "+4930999004")
 }
 
 func TestAgentSimulatorRefusingConnections(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringhook/ringhook/integration/pbxsim"
 	"github.com/ringhook/ringhook/protocol"
 )
 
@@ -56,14 +55,7 @@ func TestAgentFollowsNotLeader(t *testing.T) {
 	if n := follower.helloCount(); n == 0 {
 		t.Fatal("the agent reached the leader without asking the configured hub first")
 	}
-	phone := "+4930999010"
-	if err := sim.SetBehavior(phone, pbxsim.Behavior{Kind: pbxsim.KindBusy}); err != nil {
-		t.Fatal(err)
-	}
-	leader.send(protocol.TypeAssign, assign("call-via-leader", phone))
-	if got := finishedFor(t, leader, 1)["call-via-leader"].Disposition; got != "busy" {
-		t.Errorf("call through the leader: disposition = %q, want busy", got)
-	}
+	assertBusyCall(t, leader, sim, "call-via-leader", "+4930999010")
 }
 
 func TestAgentIncompatibleVersionWaits(t *testing.T) {
