@@ -68,30 +68,15 @@ func (g *Gateway) handle(s *session, env protocol.Envelope) {
 	var err error
 	switch env.Type {
 	case protocol.TypeHeartbeat:
-		var hb protocol.Heartbeat
-		if err = protocol.DecodePayload(env, &hb); err == nil {
-			g.onHeartbeat(s, hb)
-		}
+		err = decodeAndHandle(s, env, g.onHeartbeat)
 	case protocol.TypeAssignAccepted:
-		var m protocol.AssignAccepted
-		if err = protocol.DecodePayload(env, &m); err == nil {
-			g.onAccepted(s, m)
-		}
+		err = decodeAndHandle(s, env, g.onAccepted)
 	case protocol.TypeAssignRefused:
-		var m protocol.AssignRefused
-		if err = protocol.DecodePayload(env, &m); err == nil {
-			g.onRefused(s, m)
-		}
+		err = decodeAndHandle(s, env, g.onRefused)
 	case protocol.TypeProgress:
-		var m protocol.Progress
-		if err = protocol.DecodePayload(env, &m); err == nil {
-			g.onProgress(s, m)
-		}
+		err = decodeAndHandle(s, env, g.onProgress)
 	case protocol.TypeFinished:
-		var m protocol.Finished
-		if err = protocol.DecodePayload(env, &m); err == nil {
-			g.onFinished(s, m)
-		}
+		err = decodeAndHandle(s, env, g.onFinished)
 	default:
 		g.sendError(s, protocol.CodeUnknownType, fmt.Sprintf("unknown message type %q for protocol version %d", env.Type, protocol.Version))
 		return
@@ -99,6 +84,18 @@ func (g *Gateway) handle(s *session, env protocol.Envelope) {
 	if err != nil {
 		g.sendError(s, protocol.CodeBadMessage, err.Error())
 	}
+}
+
+// decodeAndHandle decodes the payload of env as a T and passes it to
+// handle. It returns the decoding error and calls nothing when the payload
+// does not decode.
+func decodeAndHandle[T any](s *session, env protocol.Envelope, handle func(*session, T)) error {
+	var m T
+	if err := protocol.DecodePayload(env, &m); err != nil {
+		return err
+	}
+	handle(s, m)
+	return nil
 }
 
 func (g *Gateway) sendError(s *session, code, msg string) {
