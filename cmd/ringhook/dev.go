@@ -35,9 +35,9 @@ func init() {
 // devNodes is the number of hub nodes, agents and simulated PBXs.
 const devNodes = 3
 
-// devState is what `ringhook dev` writes to dev.json: enough for scripts to
-// use the demo, and for a later run with the same --data-dir to come back
-// on the same addresses with the same objects.
+// devState is the content of dev.json: enough for scripts to use the demo,
+// and for a later run with the same --data-dir to come back on the same
+// addresses with the same objects.
 type devState struct {
 	WebhookURL string `json:"webhook_url"`
 	AdminToken string `json:"admin_token"`

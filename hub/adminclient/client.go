@@ -33,7 +33,7 @@ func New(baseURL, token string) *Client {
 	}
 }
 
-// APIError is an error answer of the hub: {"error":{"code","message"}}.
+// APIError is an error response of the hub: {"error":{"code","message"}}.
 type APIError struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
@@ -42,18 +42,18 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	if e.Message == "" {
-		return fmt.Sprintf("hub answered HTTP %d", e.Status)
+		return fmt.Sprintf("hub responded with HTTP %d", e.Status)
 	}
 	return fmt.Sprintf("%s (HTTP %d, %s)", e.Message, e.Status, e.Code)
 }
 
-// IsNotFound reports whether err is a 404 answer.
+// IsNotFound reports whether err is a 404 response.
 func IsNotFound(err error) bool {
 	var apiErr *APIError
 	return errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound
 }
 
-// Do sends a JSON request and decodes a JSON answer into out, unless out is
+// Do sends a JSON request and decodes a JSON response into out, unless out is
 // nil. body may be nil, a []byte sent as is, or a value encoded as JSON.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	var payload []byte
@@ -76,8 +76,8 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // Send sends body as is with the given Content-Type (none when empty) and
-// decodes a JSON answer into out, unless out is nil. A *json.RawMessage out
-// receives the answer unparsed.
+// decodes a JSON response into out, unless out is nil. A *json.RawMessage
+// out receives the response unparsed.
 func (c *Client) Send(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any) error {
 	target := c.BaseURL + path
 	if len(query) > 0 {
@@ -111,7 +111,7 @@ func (c *Client) Send(ctx context.Context, method, path string, query url.Values
 
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("read answer of %s %s: %w", method, path, err)
+		return fmt.Errorf("read the response of %s %s: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
 		return decodeError(resp.StatusCode, data)
@@ -124,7 +124,7 @@ func (c *Client) Send(ctx context.Context, method, path string, query url.Values
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+		return fmt.Errorf("decode the response of %s %s: %w", method, path, err)
 	}
 	return nil
 }
@@ -144,7 +144,7 @@ func decodeError(status int, data []byte) error {
 	return &APIError{Status: status, Code: "http_error", Message: text}
 }
 
-// List fetches a list route, which answers {"items": [...]}, and decodes
+// List fetches a list route, which responds with {"items": [...]}, and decodes
 // the items into out.
 func (c *Client) List(ctx context.Context, path string, query url.Values, out any) error {
 	_, err := c.ListNote(ctx, path, query, out)

@@ -166,9 +166,9 @@ func (s *Server) goRun(f func()) {
 	}()
 }
 
-// Shutdown stops accepting HTTP requests, lets in-flight requests and
-// applies finish (up to ctx), stops the dispatcher and closes the node;
-// with leave set the node also leaves the cluster.
+// Shutdown stops accepting HTTP requests and lets in-flight requests and
+// applies finish, waiting up to ctx. It then stops the dispatcher and
+// closes the node. With leave set, the node also leaves the cluster.
 func (s *Server) Shutdown(ctx context.Context, leave bool) error {
 	var err error
 	s.stopOnce.Do(func() {

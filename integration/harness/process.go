@@ -198,7 +198,7 @@ func (p *Process) dumpLog() {
 	p.tb.Logf("log of %s (%s):\n%s", p.Name, strings.Join(p.Args, " "), text)
 }
 
-// WaitHTTP polls url until it answers with wantStatus or the timeout ends.
+// WaitHTTP polls url until it responds with wantStatus or the timeout ends.
 func WaitHTTP(ctx context.Context, url string, wantStatus int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -221,7 +221,7 @@ func WaitHTTP(ctx context.Context, url string, wantStatus int, timeout time.Dura
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("%s did not answer %d within %s (last: %s)", url, wantStatus, timeout, last)
+	return fmt.Errorf("%s did not respond with %d within %s (last: %s)", url, wantStatus, timeout, last)
 }
 
 // Eventually polls cond every 200 ms until it returns nil or the timeout
