@@ -96,10 +96,10 @@ func (leaderApplier) IsLeader() bool { return true }
 // scriptedNode responds to Prune commands with a scripted More flag and
 // records what was proposed.
 type scriptedNode struct {
-	mu        sync.Mutex
-	leader    bool
-	more      []bool
-	proposed  []time.Time
+	mu           sync.Mutex
+	leader       bool
+	more         []bool
+	proposed     []time.Time
 	leaderChecks atomic.Int64
 }
 
