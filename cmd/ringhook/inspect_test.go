@@ -282,3 +282,20 @@ func TestInspectEmptyScenarioCallsPrimary(t *testing.T) {
 		t.Errorf("matched_rule = %#v, want the default", rule)
 	}
 }
+
+func TestInspectExampleScenarioFile(t *testing.T) {
+	code, out, errOut := runInspectCommand(t, inspectAlertmanagerBody,
+		"--content-type", "application/json", "--scenario", "../../examples/scenario.yaml")
+	if code != 0 {
+		t.Fatalf("exit code %d, stderr: %s", code, errOut)
+	}
+	got := decodeInspectOutput(t, out)
+	rule, _ := got["matched_rule"].(map[string]any)
+	if rule["index"] != float64(0) {
+		t.Errorf("matched_rule = %#v, want rule 0 for a critical alert", got["matched_rule"])
+	}
+	action, _ := got["action"].(map[string]any)
+	if action["type"] != "call_on_schedule" {
+		t.Errorf("action = %#v, want call_on_schedule", got["action"])
+	}
+}
