@@ -11,6 +11,7 @@ import (
 
 	"github.com/ringhook/ringhook/agent/ari"
 	"github.com/ringhook/ringhook/agent/classify"
+	"github.com/ringhook/ringhook/hub/phone"
 	"github.com/ringhook/ringhook/protocol"
 )
 
@@ -39,7 +40,7 @@ func (at *attempt) progressValue() string {
 }
 
 func (a *Agent) handleAssign(ctx context.Context, s *session, m protocol.Assign) {
-	logger := a.logger.With("call_id", m.CallID, "attempt", m.Attempt, "channel_id", m.ChannelID, "phone", maskPhone(m.Phone))
+	logger := a.logger.With("call_id", m.CallID, "attempt", m.Attempt, "channel_id", m.ChannelID, "phone", phone.Mask(m.Phone))
 	refuse := func(code, msg string) {
 		logger.Warn("refusing an assignment", "code", code, "reason", msg)
 		_ = s.sendMsg(protocol.TypeAssignRefused, protocol.AssignRefused{CallRef: m.CallRef, Code: code, Message: msg})

@@ -2,9 +2,13 @@ package agent
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ringhook/ringhook/hub/phone"
 	"github.com/ringhook/ringhook/integration/pbxsim"
 	"github.com/ringhook/ringhook/protocol"
 )
@@ -137,4 +141,28 @@ func TestAgentAnsweredDuringWebsocketGap(t *testing.T) {
 		t.Errorf("raw report %s: events_lost is not set", f.Raw)
 	}
 	eventually(t, "ARI websocket back up", func() bool { return a.Health().ARIWebsocketUp })
+}
+
+// The agent masks phone numbers in its logs exactly as the hub does, so one
+// number reads the same in both logs.
+func TestAgentLogsPhoneMaskedLikeHub(t *testing.T) {
+	sim := startSim(t)
+	hub := newFakeHub(t, true)
+	logs := &logBuffer{}
+	startAgent(t, hub, sim, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	})
+	number := "+12025550101"
+
+	assertBusyCall(t, hub, sim, "call-mask", number)
+	recs := logs.records("assignment accepted")
+	if len(recs) != 1 {
+		t.Fatalf("got %d \"assignment accepted\" log records, want 1", len(recs))
+	}
+	if got, want := recs[0]["phone"], phone.Mask(number); got != want {
+		t.Errorf("logged phone = %v, want %q as the hub masks it", got, want)
+	}
+	if got := fmt.Sprint(recs[0]["phone"]); strings.Contains(got, "5550101") {
+		t.Errorf("logged phone %q shows the subscriber number", got)
+	}
 }

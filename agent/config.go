@@ -157,11 +157,3 @@ func (c Config) DialString(e164 string) string {
 }
 
 var e164Pattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-
-// maskPhone keeps the country prefix and the last three digits of a number.
-func maskPhone(e164 string) string {
-	if len(e164) < 8 {
-		return "****"
-	}
-	return e164[:4] + strings.Repeat("*", len(e164)-7) + e164[len(e164)-3:]
-}
