@@ -123,6 +123,7 @@ func (d *dispatcher) pass(ctx context.Context) {
 	now := time.Now()
 	inGrace := now.Sub(d.leaderSince) < g.cfg.ReconnectGrace
 	d.resolvedAt = make(map[string]time.Time)
+	g.closeDeletedSessions()
 
 	assigned, err := g.state.ListCallsByStatus(model.CallAssigned)
 	if err != nil {
@@ -360,6 +361,17 @@ func (d *dispatcher) dispatch(ctx context.Context, now time.Time, queued []model
 			tried[a.Trunk]++
 		}
 		i := pickAgent(cands, tried, connectedTrunks, d.cursor)
+		assigned, agentDeleted := false, false
+		for i >= 0 {
+			assigned, agentDeleted = d.assign(ctx, now, call, cands[i])
+			if !agentDeleted {
+				break
+			}
+			// The assign closed the deleted agent's session, so the
+			// candidates no longer contain it.
+			cands, connectedTrunks = d.candidates(now)
+			i = pickAgent(cands, tried, connectedTrunks, d.cursor)
+		}
 		if i < 0 {
 			if waited := now.Sub(waitStart(call)); waited >= g.cfg.NoAgentWait {
 				g.metrics.noAgentFailures.Inc()
@@ -368,7 +380,7 @@ func (d *dispatcher) dispatch(ctx context.Context, now time.Time, queued []model
 			}
 			continue
 		}
-		if d.assign(ctx, now, call, cands[i]) {
+		if assigned {
 			d.cursor = cands[i].agentID
 			if cands[i].free > 0 {
 				cands[i].free--
@@ -388,8 +400,10 @@ func (d *dispatcher) dispatch(ctx context.Context, now time.Time, queued []model
 	}
 }
 
-// assign records the next attempt in Raft, then sends it to the agent.
-func (d *dispatcher) assign(ctx context.Context, now time.Time, call model.Call, c candidate) bool {
+// assign records the next attempt in Raft, then sends it to the agent. When
+// the state machine no longer contains the agent, assign closes the agent's
+// session and returns agentDeleted.
+func (d *dispatcher) assign(ctx context.Context, now time.Time, call model.Call, c candidate) (assigned, agentDeleted bool) {
 	g := d.g
 	number := 1
 	if cur := currentAttempt(call); cur != nil {
@@ -400,12 +414,16 @@ func (d *dispatcher) assign(ctx context.Context, now time.Time, call model.Call,
 	cmd := &raftfsm.AssignAttempt{CallID: call.ID, Attempt: number, AgentID: c.agentID, Trunk: c.trunk}
 	if _, err := g.apply(ctx, cmd); err != nil {
 		var rejected *raftfsm.ApplyError
-		if errors.As(err, &rejected) {
+		if errors.As(err, &rejected) && rejected.Code == raftfsm.CodeNotFound && g.agentDeleted(c.agentID) {
+			g.closeDeletedSession(c.agentID)
+			return false, true
+		}
+		if rejected != nil {
 			log.Warn("assignment rejected by the state machine; skipping the call this pass", "error", err)
 		} else {
 			log.Error("record assignment failed; retrying next pass", "error", err)
 		}
-		return false
+		return false, false
 	}
 
 	ref := protocol.CallRef{CallID: call.ID, Attempt: number}
@@ -419,17 +437,17 @@ func (d *dispatcher) assign(ctx context.Context, now time.Time, call model.Call,
 		// The attempt is recorded; with no session to claim it, reconcile
 		// retries it after the grace period.
 		log.Warn("agent session ended before the assignment was sent")
-		return true
+		return true, false
 	}
 
 	msg := protocol.Assign{CallRef: ref, Phone: call.Phone, ChannelID: protocol.ChannelID(call.ID, number)}
 	if err := s.send(g.cfg.WriteTimeout, protocol.TypeAssign, msg); err != nil {
 		log.Warn("send assignment failed; the attempt is retried if the agent does not reclaim it", "error", err)
-		return true
+		return true, false
 	}
 	g.metrics.dispatchLatency.Observe(now.Sub(waitStart(call)).Seconds())
 	log.Info("call assigned", "phone", phone.Mask(call.Phone), "endpoint_id", call.EndpointID, "request_id", call.RequestID)
-	return true
+	return true, false
 }
 
 // failAttempt records a retryable failure that the hub detected itself;

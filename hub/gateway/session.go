@@ -363,6 +363,66 @@ func (g *Gateway) watchHeartbeats(s *session) {
 	}
 }
 
+// closeDeletedSessions closes the sessions of agents that no longer exist
+// in the replicated state. Deleting an agent does not signal Changed, so
+// every dispatcher pass runs this check.
+func (g *Gateway) closeDeletedSessions() {
+	// Sessions are listed before the agents: each listed session
+	// authenticated against an agent that existed before ListAgents read,
+	// so an agent missing from the list was deleted since.
+	g.mu.Lock()
+	ids := make([]string, 0, len(g.sessions))
+	for id, s := range g.sessions {
+		if !s.closed {
+			ids = append(ids, id)
+		}
+	}
+	g.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+
+	agents, err := g.state.ListAgents()
+	if err != nil {
+		g.log.Error("list agents to find deleted ones failed", "error", err)
+		return
+	}
+	exists := make(map[string]bool, len(agents))
+	for _, a := range agents {
+		exists[a.ID] = true
+	}
+	for _, id := range ids {
+		if !exists[id] {
+			g.closeDeletedSession(id)
+		}
+	}
+}
+
+// agentDeleted reports whether the replicated state no longer holds the agent.
+func (g *Gateway) agentDeleted(agentID string) bool {
+	_, err := g.state.GetAgent(agentID)
+	return errors.Is(err, raftfsm.ErrNotFound)
+}
+
+// closeDeletedSession marks the session of a deleted agent closed at once,
+// so that no dispatch picks it, and closes it with CloseUnauthorized. The
+// agent's token no longer authenticates, so the agent cannot reconnect.
+func (g *Gateway) closeDeletedSession(agentID string) {
+	g.mu.Lock()
+	s := g.sessions[agentID]
+	if s == nil || s.closed {
+		g.mu.Unlock()
+		return
+	}
+	s.closed = true
+	g.mu.Unlock()
+
+	s.log.Warn("closing the session of a deleted agent")
+	g.poke()
+	go s.close(protocol.CloseUnauthorized, closeReason(
+		"agent "+agentID+" was deleted on the hub; create the agent again and configure its new token"))
+}
+
 // closeAll ends every session, for a lost leadership or a shutdown.
 func (g *Gateway) closeAll(code websocket.StatusCode, reason string, notLeader bool) {
 	g.mu.Lock()
