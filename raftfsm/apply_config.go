@@ -105,6 +105,9 @@ func (a *applier) putOrganization(c *PutOrganization) (*Response, error) {
 	if o.Name == "" {
 		return nil, reject(CodeInvalid, "organization %q has no name", o.ID)
 	}
+	if err := a.requireUniqueName(bucketOrganizations, "organization", scopeHub, namedObject{ID: o.ID, Name: o.Name}, found, old.Name); err != nil {
+		return nil, err
+	}
 	if o.Brakes.DailyCallCap < 0 || o.Brakes.PhoneCooldown < 0 || o.Brakes.EndpointSuppression < 0 {
 		return nil, reject(CodeInvalid, "organization %q has a negative brake value; use 0 for the default", o.ID)
 	}
@@ -125,6 +128,9 @@ func (a *applier) putMember(c *PutMember) (*Response, error) {
 		return nil, err
 	}
 	if err := requireOrg(a.tx, "member", m.ID, m.OrgID, found, old.OrgID); err != nil {
+		return nil, err
+	}
+	if err := a.requireUniqueName(bucketMembers, "member", scopeOrg, namedObject{ID: m.ID, OrgID: m.OrgID, Name: m.Name}, found, old.Name); err != nil {
 		return nil, err
 	}
 	if m.Phone == "" {
@@ -171,6 +177,9 @@ func (a *applier) putProject(c *PutProject) (*Response, error) {
 	if p.Name == "" {
 		return nil, reject(CodeInvalid, "project %q has no name", p.ID)
 	}
+	if err := a.requireUniqueName(bucketProjects, "project", scopeOrg, namedObject{ID: p.ID, OrgID: p.OrgID, Name: p.Name}, found, old.Name); err != nil {
+		return nil, err
+	}
 	p.CreatedAt, p.UpdatedAt = a.timestamps(found, old.CreatedAt)
 	return a.storeObject(bucketProjects, p.ID, p)
 }
@@ -187,6 +196,9 @@ func (a *applier) putSchedule(c *PutSchedule) (*Response, error) {
 	}
 	if err := oncall.ValidateSchedule(s); err != nil {
 		return nil, reject(CodeInvalid, "schedule %q: %v", s.ID, err)
+	}
+	if err := a.requireUniqueName(bucketSchedules, "schedule", scopeOrg, namedObject{ID: s.ID, OrgID: s.OrgID, Name: s.Name}, found, old.Name); err != nil {
+		return nil, err
 	}
 	for _, id := range scheduleMembers(s) {
 		if err := requireInOrg(a.tx, bucketMembers, "member", id, s.OrgID); err != nil {
@@ -209,6 +221,9 @@ func (a *applier) putScenario(c *PutScenario) (*Response, error) {
 	}
 	if err := routing.ValidateScenario(s); err != nil {
 		return nil, reject(CodeInvalid, "scenario %q: %v", s.ID, err)
+	}
+	if err := a.requireUniqueName(bucketScenarios, "scenario", scopeOrg, namedObject{ID: s.ID, OrgID: s.OrgID, Name: s.Name}, found, old.Name); err != nil {
+		return nil, err
 	}
 	for _, act := range scenarioActions(s) {
 		if err := requireActionTargets(a.tx, act, s.OrgID); err != nil {
@@ -253,6 +268,9 @@ func (a *applier) putEndpoint(c *PutEndpoint) (*Response, error) {
 			return nil, err
 		}
 	}
+	if err := a.requireUniqueName(bucketEndpoints, "endpoint", scopeOrg, namedObject{ID: e.ID, OrgID: e.OrgID, Name: e.Name}, found, old.Name); err != nil {
+		return nil, err
+	}
 	e.CreatedAt, e.UpdatedAt = a.timestamps(found, old.CreatedAt)
 	return a.storeObject(bucketEndpoints, e.ID, e)
 }
@@ -267,6 +285,9 @@ func (a *applier) putAgent(c *PutAgent) (*Response, error) {
 	if ag.Name == "" {
 		return nil, reject(CodeInvalid, "agent %q has no name", ag.ID)
 	}
+	if err := a.requireUniqueName(bucketAgents, "agent", scopeHub, namedObject{ID: ag.ID, Name: ag.Name}, found, old.Name); err != nil {
+		return nil, err
+	}
 	ag.CreatedAt, ag.UpdatedAt = a.timestamps(found, old.CreatedAt)
 	return a.storeObject(bucketAgents, ag.ID, ag)
 }
@@ -279,6 +300,9 @@ func (a *applier) putAdminToken(c *PutAdminToken) (*Response, error) {
 	}
 	if t.Hash == "" {
 		return nil, reject(CodeInvalid, "admin token %q has no hash", t.ID)
+	}
+	if err := a.requireUniqueName(bucketAdminTokens, "admin token", scopeHub, namedObject{ID: t.ID, Name: t.Name}, false, ""); err != nil {
+		return nil, err
 	}
 	t.CreatedAt = a.now
 	return a.storeObject(bucketAdminTokens, t.ID, t)

@@ -3,6 +3,8 @@ package raftfsm_test
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,4 +170,50 @@ func TestListByOrganization(t *testing.T) {
 	if s, _ := h.fsm.ListScenarios(otherOrgID); len(s) != 0 {
 		t.Errorf("scenarios of %s: %+v, want none", otherOrgID, s)
 	}
+}
+
+func TestPutRejectsDuplicateNames(t *testing.T) {
+	h := newHarness(t)
+	h.seed()
+
+	cases := []struct {
+		name    string
+		cmd     raftfsm.Command
+		ownerID string
+	}{
+		{"organization", &raftfsm.PutOrganization{Create: true, Organization: model.Organization{ID: "org-9", Name: "Acme"}}, orgID},
+		{"organization rename", &raftfsm.PutOrganization{Organization: model.Organization{ID: otherOrgID, Name: "Acme"}}, orgID},
+		{"member", &raftfsm.PutMember{Create: true, Member: model.Member{ID: "m9", OrgID: orgID, Name: "Alice", Phone: alicePhone}}, aliceID},
+		{"member rename", &raftfsm.PutMember{Member: model.Member{ID: bobID, OrgID: orgID, Name: "Alice", Phone: bobPhone, ProjectIDs: []string{projectID}}}, aliceID},
+		{"project", &raftfsm.PutProject{Create: true, Project: model.Project{ID: "p9", OrgID: orgID, Name: "Databases"}}, projectID},
+		{"schedule", &raftfsm.PutSchedule{Create: true, Schedule: model.Schedule{ID: "s9", OrgID: orgID, Name: "Ops", TimeZone: "UTC", Rotations: []model.Rotation{{Start: startTime, ShiftLength: 1, ShiftUnit: model.ShiftDays, MemberIDs: []string{aliceID}}}}}, scheduleID},
+		{"scenario", &raftfsm.PutScenario{Create: true, Scenario: model.Scenario{ID: "sc9", OrgID: orgID, Name: scenario().Name}}, scenarioID},
+		{"endpoint", &raftfsm.PutEndpoint{Create: true, Endpoint: model.Endpoint{ID: "e9", OrgID: orgID, Name: "prod"}}, endpointID},
+		{"agent", &raftfsm.PutAgent{Create: true, Agent: model.Agent{ID: "agent-9", Name: "pbx-a", TokenHash: "cc"}}, agentA},
+	}
+	for _, tc := range cases {
+		ae := h.reject(tc.cmd, raftfsm.CodeConflict)
+		if !strings.Contains(ae.Message, strconv.Quote(tc.ownerID)) {
+			t.Errorf("%s: message %q does not name the existing object %q", tc.name, ae.Message, tc.ownerID)
+		}
+	}
+
+	h.apply(&raftfsm.PutAdminToken{Token: model.AdminToken{ID: "tok-1", Name: "ci", Hash: "h1"}})
+	h.reject(&raftfsm.PutAdminToken{Token: model.AdminToken{ID: "tok-2", Name: "ci", Hash: "h2"}}, raftfsm.CodeConflict)
+}
+
+func TestPutAllowsSameNameElsewhere(t *testing.T) {
+	h := newHarness(t)
+	h.seed()
+
+	// Organization-scoped names may repeat in another organization.
+	h.apply(&raftfsm.PutMember{Create: true, Member: model.Member{ID: "m9", OrgID: otherOrgID, Name: "Alice", Phone: alicePhone}})
+	h.apply(&raftfsm.PutEndpoint{Create: true, Endpoint: model.Endpoint{ID: "e9", OrgID: otherOrgID, Name: "prod"}})
+	// Names compare case-sensitively.
+	h.apply(&raftfsm.PutOrganization{Create: true, Organization: model.Organization{ID: "org-9", Name: "ACME"}})
+	// A replace that keeps its own name is not a duplicate.
+	h.apply(&raftfsm.PutEndpoint{Endpoint: model.Endpoint{ID: endpointID, OrgID: orgID, Name: "prod", ScenarioID: scenarioID}})
+	// Empty names are not compared.
+	h.apply(&raftfsm.PutMember{Create: true, Member: model.Member{ID: "m10", OrgID: orgID, Phone: bobPhone}})
+	h.apply(&raftfsm.PutMember{Create: true, Member: model.Member{ID: "m11", OrgID: orgID, Phone: carolPhone}})
 }

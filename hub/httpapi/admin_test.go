@@ -727,3 +727,27 @@ func TestDeleteConflict(t *testing.T) {
 	}
 	env.mustAdmin(http.StatusOK, "GET", "/organizations/"+f.orgID, nil)
 }
+
+func TestCreateDuplicateNameConflict(t *testing.T) {
+	env := newEnv(t)
+	f := env.setup(nil)
+
+	res := env.admin("POST", "/organizations", map[string]any{"name": "Acme"})
+	if res.status != http.StatusConflict {
+		t.Fatalf("creating a second organization Acme: status %d, want 409: %s", res.status, res.body)
+	}
+	if code := res.errorCode(t); code != CodeConflict {
+		t.Errorf("code = %q, want %q", code, CodeConflict)
+	}
+	if msg := res.errorMessage(t); !strings.Contains(msg, f.orgID) {
+		t.Errorf("message %q does not name the existing organization %s", msg, f.orgID)
+	}
+
+	res = env.admin("POST", "/endpoints", map[string]any{"org_id": f.orgID, "name": "prometheus", "scenario_id": f.scenarioID})
+	if res.status != http.StatusConflict {
+		t.Fatalf("creating a second endpoint prometheus: status %d, want 409: %s", res.status, res.body)
+	}
+	if msg := res.errorMessage(t); !strings.Contains(msg, f.endpointID) {
+		t.Errorf("message %q does not name the existing endpoint %s", msg, f.endpointID)
+	}
+}
