@@ -26,7 +26,8 @@ var objectKinds = map[CommandType]struct {
 // delete removes one configuration object. An object that another object
 // still names is kept and the command rejected with conflict, so that
 // routing never meets a dangling id. Requests and calls are history and
-// never block a delete.
+// never block a delete. Deleting an endpoint cancels its queued calls,
+// which the response lists.
 func (a *applier) delete(c *Delete) (*Response, error) {
 	kind, ok := objectKinds[c.Kind]
 	if !ok {
@@ -40,6 +41,7 @@ func (a *applier) delete(c *Delete) (*Response, error) {
 		return nil, reject(CodeNotFound, "%s %q not found", kind.name, c.ID)
 	}
 
+	resp := &Response{}
 	var err error
 	switch c.Kind {
 	case CmdDeleteOrganization:
@@ -52,6 +54,8 @@ func (a *applier) delete(c *Delete) (*Response, error) {
 		err = a.checkScheduleUnused(c.ID)
 	case CmdDeleteScenario:
 		err = a.checkScenarioUnused(c.ID)
+	case CmdDeleteEndpoint:
+		resp.Calls, err = a.cancelEndpointCalls(c.ID)
 	}
 	if err != nil {
 		return nil, err
@@ -59,7 +63,34 @@ func (a *applier) delete(c *Delete) (*Response, error) {
 	if err := a.tx.Bucket(kind.bucket).Delete([]byte(c.ID)); err != nil {
 		return nil, err
 	}
-	return &Response{}, nil
+	return resp, nil
+}
+
+// cancelEndpointCalls cancels the queued calls of an endpoint that is being
+// deleted. Without it they would still be dialed, and a resolved
+// notification could no longer cancel them, because the endpoint is gone.
+// Assigned calls are already with an agent and run to their end.
+func (a *applier) cancelEndpointCalls(endpointID string) ([]model.Call, error) {
+	ids, err := queuedCallsOfEndpoint(a.tx, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	var cancelled []model.Call
+	for _, id := range ids {
+		call, err := a.loadCall(id)
+		if err != nil {
+			return nil, err
+		}
+		old := call
+		call.Status = model.CallCancelled
+		call.Reason = "endpoint " + endpointID + " was deleted"
+		call.FinishedAt = a.now
+		if err := a.storeCall(&old, call); err != nil {
+			return nil, err
+		}
+		cancelled = append(cancelled, call)
+	}
+	return cancelled, nil
 }
 
 func (a *applier) checkOrganizationUnused(id string) error {

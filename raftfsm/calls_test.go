@@ -419,3 +419,54 @@ func callRequestIDs(calls []model.Call) string {
 	}
 	return strings.Join(ids, ",")
 }
+
+func TestDeleteEndpointCancelsQueuedCalls(t *testing.T) {
+	h := newHarness(t)
+	h.seed()
+	h.apply(&raftfsm.PutEndpoint{Create: true, Endpoint: model.Endpoint{ID: "endpoint-2", OrgID: orgID, Name: "staging", ScenarioID: scenarioID}})
+	fired := h.apply(intake("r1", model.StateFiring, model.SeverityCritical))
+	if len(fired.Calls) != 2 {
+		t.Fatalf("firing alert queued %d calls, want 2", len(fired.Calls))
+	}
+	h.apply(&raftfsm.AssignAttempt{CallID: fired.Calls[0].ID, Attempt: 1, AgentID: agentA})
+
+	h.advance(time.Hour)
+	other := intake("r2", model.StateFiring, model.SeverityMajor)
+	other.EndpointID = "endpoint-2"
+	otherCall := h.apply(other).Calls[0]
+
+	h.advance(time.Second)
+	resp := h.apply(&raftfsm.Delete{Kind: raftfsm.CmdDeleteEndpoint, ID: endpointID})
+	if len(resp.Calls) != 1 || resp.Calls[0].ID != fired.Calls[1].ID {
+		t.Errorf("delete response lists calls %+v, want only the queued call %s", resp.Calls, fired.Calls[1].ID)
+	}
+
+	cancelled, err := h.fsm.GetCall(fired.Calls[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cancelled.Status != model.CallCancelled {
+		t.Errorf("queued call after endpoint delete: status %s, want cancelled", cancelled.Status)
+	}
+	if !strings.Contains(cancelled.Reason, "endpoint "+endpointID+" was deleted") {
+		t.Errorf("reason %q does not say the endpoint was deleted", cancelled.Reason)
+	}
+	if !cancelled.FinishedAt.Equal(h.now) {
+		t.Errorf("FinishedAt %v, want %v", cancelled.FinishedAt, h.now)
+	}
+	assigned, _ := h.fsm.GetCall(fired.Calls[0].ID)
+	if assigned.Status != model.CallAssigned {
+		t.Errorf("assigned call after endpoint delete: status %s, want assigned", assigned.Status)
+	}
+	kept, _ := h.fsm.GetCall(otherCall.ID)
+	if kept.Status != model.CallQueued {
+		t.Errorf("call of another endpoint after delete: status %s, want queued", kept.Status)
+	}
+	queued, err := h.fsm.ListCallsByStatus(model.CallQueued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queued) != 1 || queued[0].ID != otherCall.ID {
+		t.Errorf("queue after delete: %+v, want only %s", queued, otherCall.ID)
+	}
+}
