@@ -14,13 +14,30 @@ var ErrInvalidScenario = errors.New("invalid scenario")
 // MaxFieldLength caps the length of a condition's field path.
 const MaxFieldLength = 512
 
+// MaxRules and MaxConditions bound the work of Match, which runs inside
+// every hub node's Raft Apply. BenchmarkMatchWorstCase measures a scenario
+// at both limits.
+const (
+	// MaxRules is the maximum number of rules in a scenario.
+	MaxRules = 200
+	// MaxConditions is the maximum number of conditions in a rule.
+	MaxConditions = 20
+)
+
 // ValidateScenario returns the first problem of a scenario, and the message
 // names the rule by index and name. It rejects a missing or malformed field,
 // an unknown operator, a missing value or one of the wrong type for its
 // operator, an unknown action type, an action without the id it needs, and
-// an unknown on_resolved setting.
+// an unknown on_resolved setting, and more than MaxRules rules or
+// MaxConditions conditions in a rule.
 func ValidateScenario(s model.Scenario) error {
+	if len(s.Rules) > MaxRules {
+		return fmt.Errorf("%w: %d rules: the maximum is %d; merge rules with the in operator or split the endpoint", ErrInvalidScenario, len(s.Rules), MaxRules)
+	}
 	for i, r := range s.Rules {
+		if len(r.Conditions) > MaxConditions {
+			return fmt.Errorf("%w: rule %d %q: %d conditions: the maximum is %d; merge conditions on one field with the in operator", ErrInvalidScenario, i, r.Name, len(r.Conditions), MaxConditions)
+		}
 		for j, c := range r.Conditions {
 			if err := validateCondition(c); err != nil {
 				return fmt.Errorf("%w: rule %d %q: condition %d (field %q, op %q): %w", ErrInvalidScenario, i, r.Name, j, c.Field, c.Op, err)

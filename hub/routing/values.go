@@ -26,6 +26,18 @@ const (
 	Wildcard = "*"
 )
 
+// MaxWildcardElements is how many elements of one list a wildcard segment
+// visits: the first ones, in list order. It bounds the work of one
+// condition on a payload with thousands of alerts. Objects have no order,
+// so a wildcard visits all of an object's values. The body limit of the
+// receiver bounds their number.
+const MaxWildcardElements = 1000
+
+// headOfList returns the elements that a wildcard visits.
+func headOfList[T any](list []T) []T {
+	return list[:min(len(list), MaxWildcardElements)]
+}
+
 func isSeverityField(path string) bool { return strings.EqualFold(path, FieldSeverity) }
 
 // resolve appends to dst the values that path names in the alert. A missing
@@ -110,7 +122,7 @@ func walk(node any, path string, dst []any) []any {
 	case []any:
 		seg, rest := cutSegment(path)
 		if seg == Wildcard {
-			for _, v := range n {
+			for _, v := range headOfList(n) {
 				dst = walk(v, rest, dst)
 			}
 			return dst
@@ -124,7 +136,7 @@ func walk(node any, path string, dst []any) []any {
 			return dst
 		}
 		if seg == Wildcard {
-			for _, v := range n {
+			for _, v := range headOfList(n) {
 				dst = append(dst, v)
 			}
 			return dst
