@@ -213,6 +213,13 @@ func runAgent(t *testing.T, a *Agent) (stop func()) {
 }
 
 func startAgent(t *testing.T, hub *fakeHub, sim *pbxsim.Server, mutate func(*Config)) *Agent {
+	return startAgentWith(t, hub, sim, mutate, func(a *Agent) { runAgent(t, a) })
+}
+
+// startAgentWith builds an agent against hub and sim, starts it with run
+// and waits until it is connected to both.
+func startAgentWith(t *testing.T, hub *fakeHub, sim *pbxsim.Server, mutate func(*Config), run func(*Agent)) *Agent {
+	t.Helper()
 	cfg := Config{
 		HubURLs:         []string{hub.srv.URL},
 		Token:           testToken,
@@ -238,7 +245,7 @@ func startAgent(t *testing.T, hub *fakeHub, sim *pbxsim.Server, mutate func(*Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	runAgent(t, a)
+	run(a)
 	eventually(t, "agent connected to hub and ARI", func() bool {
 		return hub.helloCount() > 0 && a.Health().ARIWebsocketUp
 	})

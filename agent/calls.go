@@ -30,6 +30,7 @@ type attempt struct {
 	mu        sync.Mutex
 	dialed    bool // the originate request was sent, or its answer came back
 	cancelled bool
+	stopped   bool // Abort withdrew the attempt before its originate request was sent
 	progress  string
 }
 
@@ -37,6 +38,24 @@ func (at *attempt) progressValue() string {
 	at.mu.Lock()
 	defer at.mu.Unlock()
 	return at.progress
+}
+
+// stopBeforeDial withdraws the attempt when its originate request has not
+// been sent yet.
+func (at *attempt) stopBeforeDial() {
+	at.mu.Lock()
+	defer at.mu.Unlock()
+	if at.dialed {
+		return
+	}
+	at.stopped = true
+	at.stopDial()
+}
+
+func (at *attempt) isStopped() bool {
+	at.mu.Lock()
+	defer at.mu.Unlock()
+	return at.stopped
 }
 
 func (a *Agent) handleAssign(ctx context.Context, s *session, m protocol.Assign) {
@@ -58,6 +77,11 @@ func (a *Agent) handleAssign(ctx context.Context, s *session, m protocol.Assign)
 		a.mu.Unlock()
 		logger.Info("repeated assignment of an attempt in progress; not dialing again")
 		_ = s.sendMsg(protocol.TypeAssignAccepted, protocol.AssignAccepted{CallRef: m.CallRef})
+		return
+	}
+	if a.draining {
+		a.mu.Unlock()
+		refuse(protocol.CodeShuttingDown, "the agent is shutting down; assign the call to another agent")
 		return
 	}
 	if len(a.attempts) >= a.cfg.MaxCalls {
@@ -82,6 +106,7 @@ func (a *Agent) handleAssign(ctx context.Context, s *session, m protocol.Assign)
 		progress:  protocol.ProgressDialing,
 	}
 	a.attempts[m.ChannelID] = at
+	a.calls.Add(1)
 	a.mu.Unlock()
 
 	_ = s.sendMsg(protocol.TypeAssignAccepted, protocol.AssignAccepted{CallRef: m.CallRef})
@@ -112,6 +137,7 @@ func (a *Agent) handleCancel(m protocol.Cancel) {
 // runAttempt dials and follows one attempt until it has a disposition, then
 // reports it.
 func (a *Agent) runAttempt(ctx context.Context, at *attempt) {
+	defer a.calls.Done()
 	defer func() {
 		a.mu.Lock()
 		delete(a.attempts, at.channelID)
@@ -121,6 +147,10 @@ func (a *Agent) runAttempt(ctx context.Context, at *attempt) {
 
 	if at.isCancelled() {
 		a.finishCancelled(at)
+		return
+	}
+	if at.isStopped() {
+		a.finishStoppedBeforeDial(at)
 		return
 	}
 
@@ -144,6 +174,10 @@ func (a *Agent) runAttempt(ctx context.Context, at *attempt) {
 		a.finishCancelled(at)
 		return
 	}
+	if err != nil && at.isStopped() && errors.Is(err, context.Canceled) {
+		a.finishStoppedBeforeDial(at)
+		return
+	}
 	at.mu.Lock()
 	at.dialed = true
 	at.mu.Unlock()
@@ -157,8 +191,17 @@ func (a *Agent) runAttempt(ctx context.Context, at *attempt) {
 	}
 	at.logger.Info("call originated")
 
-	lost := a.follow(ctx, at, call)
-	a.finishCall(at, call, lost)
+	switch a.follow(ctx, at, call) {
+	case channelDestroyed:
+		a.finishCall(at, call, false)
+	case channelLost:
+		a.finishCall(at, call, true)
+	case channelHungUpOnStop:
+		a.finishStopped(at, call)
+	case channelLeftOnStop:
+		// Nothing is reported: the channel may still ring, so a report that
+		// lets the hub retry elsewhere could ring the phone twice.
+	}
 }
 
 func (at *attempt) isCancelled() bool {
@@ -172,9 +215,19 @@ func (a *Agent) finishCancelled(at *attempt) {
 	a.finish(at, protocol.Finished{Cancelled: true, Disposition: classify.Failed, Error: "cancelled before dialing"}, nil)
 }
 
-// follow consumes the call's events until ChannelDestroyed, or until the
-// channel turns out to be gone without one. It returns true in that case.
-func (a *Agent) follow(ctx context.Context, at *attempt, call *ari.Call) (eventsLost bool) {
+// followEnd says how following a channel ended.
+type followEnd int
+
+const (
+	channelDestroyed    followEnd = iota // ChannelDestroyed arrived
+	channelLost                          // the channel is gone, but its end was not seen
+	channelHungUpOnStop                  // Abort: the agent hung the channel up, or found it gone
+	channelLeftOnStop                    // Abort: hanging up failed and the channel may still exist
+)
+
+// follow consumes the call's events until ChannelDestroyed, until the
+// channel turns out to be gone without one, or until Abort.
+func (a *Agent) follow(ctx context.Context, at *attempt, call *ari.Call) followEnd {
 	watchdog := time.NewTimer(a.cfg.RingTimeout + a.cfg.WatchdogMargin)
 	defer watchdog.Stop()
 	var hangup <-chan time.Time
@@ -183,14 +236,19 @@ func (a *Agent) follow(ctx context.Context, at *attempt, call *ari.Call) (events
 	for {
 		select {
 		case <-ctx.Done():
-			return true
+			return channelLost
+		case <-a.abort:
+			return a.hangUpOnStop(ctx, at, call)
 		case ev, ok := <-call.Events():
 			if !ok {
-				return !a.destroyedInTranscript(call)
+				if a.destroyedInTranscript(call) {
+					return channelDestroyed
+				}
+				return channelLost
 			}
 			switch {
 			case ev.Type == "ChannelDestroyed":
-				return false
+				return channelDestroyed
 			case !answered && (ev.Type == "StasisStart" || ev.State == "Up" || ev.DialStatus == "ANSWER"):
 				answered = true
 				a.progress(at, protocol.ProgressAnswered)
@@ -207,11 +265,11 @@ func (a *Agent) follow(ctx context.Context, at *attempt, call *ari.Call) (events
 			}
 		case <-at.check:
 			if gone := a.channelGone(ctx, at, call); gone {
-				return true
+				return a.goneEnd(call)
 			}
 		case <-watchdog.C:
 			if gone := a.channelGone(ctx, at, call); gone {
-				return true
+				return a.goneEnd(call)
 			}
 			if answered {
 				_ = a.pbx.Hangup(ctx, at.channelID)
@@ -219,6 +277,34 @@ func (a *Agent) follow(ctx context.Context, at *attempt, call *ari.Call) (events
 			watchdog.Reset(a.cfg.WatchdogMargin)
 		}
 	}
+}
+
+func (a *Agent) goneEnd(call *ari.Call) followEnd {
+	if a.destroyedInTranscript(call) {
+		return channelDestroyed
+	}
+	return channelLost
+}
+
+// hangUpOnStop hangs up a channel that is still in progress when the agent
+// stops. Only a channel that is confirmed gone counts as hung up.
+func (a *Agent) hangUpOnStop(ctx context.Context, at *attempt, call *ari.Call) followEnd {
+	if a.destroyedInTranscript(call) {
+		return channelDestroyed
+	}
+	err := a.pbx.Hangup(ctx, at.channelID)
+	if err == nil {
+		at.logger.Warn("hung up the call because the agent is stopping")
+		return channelHungUpOnStop
+	}
+	exists, checkErr := a.pbx.ChannelExists(ctx, at.channelID)
+	if checkErr == nil && !exists {
+		at.logger.Warn("the call ended while the agent was stopping", "hangup_error", err)
+		return channelHungUpOnStop
+	}
+	at.logger.Error("hanging up the call failed while the agent was stopping; it may still ring, so no report is sent and the hub's attempt timeout ends it",
+		"error", err, "check_error", checkErr)
+	return channelLeftOnStop
 }
 
 // channelGone asks Asterisk whether the channel still exists, for when its
@@ -284,6 +370,32 @@ func (a *Agent) finishCall(at *attempt, call *ari.Call, lost bool) {
 		Events:          raw,
 		EventsLost:      lost,
 	})
+}
+
+// finishStopped reports a channel that the agent hung up because it stopped.
+// An answered call stays answered, because the person was alerted.
+func (a *Agent) finishStopped(at *attempt, call *ari.Call) {
+	if at.progressValue() == protocol.ProgressAnswered {
+		a.finishCall(at, call, false)
+		return
+	}
+	a.finish(at, protocol.Finished{
+		Disposition: classify.Failed,
+		Retryable:   true,
+		Error:       "the agent stopped before the call ended and hung it up; another agent may place it again",
+	}, rawReport{
+		OriginateStatus: call.Answer.Status,
+		OriginateBody:   call.Answer.Body,
+		Events:          call.Transcript(),
+	})
+}
+
+func (a *Agent) finishStoppedBeforeDial(at *attempt) {
+	a.finish(at, protocol.Finished{
+		Disposition: classify.Failed,
+		Retryable:   true,
+		Error:       "the agent stopped before dialing; the call was not placed",
+	}, rawReport{Events: []json.RawMessage{}})
 }
 
 func (a *Agent) finishOriginateError(at *attempt, err error) {

@@ -56,6 +56,10 @@ type Config struct {
 	ReconnectMax time.Duration
 	// ARIPingInterval is how often Asterisk is checked (default 5 s).
 	ARIPingInterval time.Duration
+	// DrainTimeout bounds how long a stopping agent lets its calls in
+	// progress run before it hangs them up (default RingTimeout +
+	// HangupDelay + WatchdogMargin).
+	DrainTimeout time.Duration
 }
 
 var tokenPattern = regexp.MustCompile(`^rha_([A-Za-z0-9-]+)_([A-Za-z0-9_-]+)$`)
@@ -91,6 +95,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ARIPingInterval <= 0 {
 		c.ARIPingInterval = 5 * time.Second
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = c.RingTimeout + c.HangupDelay + c.WatchdogMargin
 	}
 	if c.Application == "" {
 		if id, err := AgentIDFromToken(c.Token); err == nil {
@@ -140,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	if c.HangupDelay < 0 {
 		return fmt.Errorf("invalid hang-up delay %s: it must not be negative", c.HangupDelay)
+	}
+	if c.DrainTimeout < 0 {
+		return fmt.Errorf("invalid drain timeout %s: it must not be negative", c.DrainTimeout)
 	}
 	if c.MaxCalls < 0 {
 		return fmt.Errorf("invalid maximum concurrent calls %d: it must not be negative", c.MaxCalls)

@@ -119,6 +119,11 @@ type Health struct {
 	MaxCalls       int  `json:"max_calls"`
 	// Detail says what is wrong when the PBX is not usable.
 	Detail string `json:"detail,omitempty"`
+	// ShuttingDown is true while the agent stops: it rejects new
+	// assignments with CodeShuttingDown and lets its calls end. It then
+	// also reports ARIWebsocketUp false, so that a hub that does not read
+	// this field picks other agents as well.
+	ShuttingDown bool `json:"shutting_down,omitempty"`
 }
 
 // CallRef names one attempt of one call.

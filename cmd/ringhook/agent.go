@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ringhook/ringhook/agent"
@@ -33,6 +35,7 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	ring := fs.Duration("ring-timeout", 30*time.Second, "how long a call may ring")
 	hangup := fs.Duration("hangup-delay", 2*time.Second, "how long an answered call stays up before the agent hangs up")
 	maxCalls := fs.Int("max-calls", 10, "maximum number of concurrent calls, at least 1")
+	drainTimeout := fs.Duration("drain-timeout", 0, "on SIGINT or SIGTERM the agent takes no new calls and lets its calls in progress end; after this `duration`, or on a second signal, it hangs up the rest and reports them as failed and retryable (default ring timeout + hangup delay + 15s)")
 	stateFile := fs.String("state-file", "", "`file` that keeps unacknowledged reports across restarts; its folder must exist")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -62,6 +65,10 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		fmt.Fprintf(stderr, "ringhook agent: invalid --max-calls %d: it must be at least 1\n", *maxCalls)
 		return 2
 	}
+	if *drainTimeout < 0 {
+		fmt.Fprintf(stderr, "ringhook agent: invalid --drain-timeout %s: it must not be negative\n", *drainTimeout)
+		return 2
+	}
 	if err := secretFromFile(ariPassword, *ariPasswordFile, "ari-password-file"); err != nil {
 		fmt.Fprintln(stderr, "ringhook agent:", err)
 		return 2
@@ -79,6 +86,7 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		HangupDelay:  *hangup,
 		MaxCalls:     *maxCalls,
 		StateFile:    *stateFile,
+		DrainTimeout: *drainTimeout,
 		Logger:       slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	a, err := agent.New(cfg)
@@ -86,11 +94,46 @@ func runAgent(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		fmt.Fprintln(stderr, "ringhook agent: invalid configuration:", err)
 		return 2
 	}
+	stopAbortOnSignal := abortOnSecondSignal(ctx, a)
+	defer stopAbortOnSignal()
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "ringhook agent:", err)
 		return 1
 	}
 	return 0
+}
+
+// abortOnSecondSignal makes a second SIGINT or SIGTERM end the agent's drain
+// at once instead of killing the process, so that the agent still hangs up
+// and reports its calls. The first signal ends ctx in main, and a third one
+// kills the process.
+func abortOnSecondSignal(ctx context.Context, a *agent.Agent) (stop func()) {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	// A first signal that arrived before Notify has already ended ctx.
+	received := 0
+	if ctx.Err() != nil {
+		received = 1
+	}
+	done := make(chan struct{})
+	go func() {
+		for n := received; ; {
+			select {
+			case <-done:
+				return
+			case <-signals:
+			}
+			if n++; n == 2 {
+				signal.Stop(signals)
+				a.Abort()
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(signals)
+		close(done)
+	}
 }
 
 // secretFromFile sets *secret from the file at path when *secret is empty

@@ -30,6 +30,8 @@ func TestAgentInvalidConfig(t *testing.T) {
 			"invalid --max-calls -3"},
 		{"state file folder missing", []string{"-hub-urls", "http://127.0.0.1:1", "-agent-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p", "-state-file", missingFolder + "/agent.json"},
 			"invalid state file " + missingFolder + "/agent.json: the folder " + missingFolder + " does not exist"},
+		{"negative drain timeout", []string{"-hub-urls", "http://127.0.0.1:1", "-agent-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p", "-drain-timeout", "-1s"},
+			"invalid --drain-timeout -1s: it must not be negative"},
 		{"bad template", []string{"-hub-urls", "http://127.0.0.1:1", "-agent-token", "rha_a1_secret", "-ari-user", "u", "-ari-password", "p", "-dial-template", "PJSIP/trunk"}, "invalid dial template"},
 	}
 	for _, tt := range tests {
