@@ -80,6 +80,13 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 
 // isNoLeader reports whether a write failed for want of a leader, including
 // a wait that ran out of time.
+//
+// NOTE: the write may have been committed. cluster.Node.Apply returns a
+// wrapped ErrNoLeader, or the context's error, both when no leader was ever
+// reached and when a forward or commit timed out after the leader got the
+// command. Only the error text tells them apart, so the API cannot answer
+// 504 "outcome unknown" for the second case and answers 503 for both.
+// API.md states the ambiguity.
 func isNoLeader(err error) bool {
 	return errors.Is(err, ErrNoLeader) || isClusterNoLeader(err) || errors.Is(err, context.DeadlineExceeded)
 }
