@@ -84,8 +84,8 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 // NOTE: the write may have been committed. cluster.Node.Apply returns a
 // wrapped ErrNoLeader, or the context's error, both when no leader was ever
 // reached and when a forward or commit timed out after the leader got the
-// command. Only the error text tells them apart, so the API cannot answer
-// 504 "outcome unknown" for the second case and answers 503 for both.
+// command. Only the error text distinguishes them, so the API cannot return
+// 504 "outcome unknown" for the second case and returns 503 for both.
 // API.md states the ambiguity.
 func isNoLeader(err error) bool {
 	return errors.Is(err, ErrNoLeader) || isClusterNoLeader(err) || errors.Is(err, context.DeadlineExceeded)
