@@ -225,6 +225,7 @@ func (n *Node) removeLocal(id string) error {
 		n.logger.Error("removing raft server failed", "peer_id", id, "error", err)
 		return err
 	}
+	n.markRemoved(id)
 	n.logger.Info("removed raft server", "peer_id", id)
 	return nil
 }

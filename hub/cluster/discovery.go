@@ -34,6 +34,9 @@ type nodeMeta struct {
 	// leave event does not distinguish a graceful leave from a failure,
 	// because its Node.State is not updated, so this flag does.
 	Leaving bool `json:"leaving,omitempty"`
+	// StartedAt is when this node process started, in Unix nanoseconds. A
+	// new value shows that a server removed from Raft was restarted.
+	StartedAt int64 `json:"started,omitempty"`
 }
 
 type member struct {
@@ -53,6 +56,7 @@ func (d *gossipDelegate) NodeMeta(limit int) []byte {
 		Expect:      n.cfg.BootstrapExpect,
 		HasState:    n.hasState.Load(),
 		Leaving:     n.leaving.Load(),
+		StartedAt:   n.startedAt,
 	})
 	if err != nil || len(data) > limit {
 		n.logger.Error("gossip metadata does not fit; shorten the node id or http url",
@@ -174,6 +178,7 @@ func (n *Node) runLoop() {
 		if !n.hasState.Load() {
 			n.maybeBootstrap()
 		}
+		n.trackRemovedServers()
 		if n.IsLeader() {
 			n.reconcile()
 		}
@@ -263,11 +268,53 @@ func (n *Node) maybeBootstrap() {
 	})
 }
 
+// trackRemovedServers records the servers that left the Raft configuration
+// since the last check. Every node runs it, so that a leader elected after a
+// removal also keeps the removed process out.
+func (n *Node) trackRemovedServers() {
+	future := n.raft.GetConfiguration()
+	if err := future.Error(); err != nil {
+		n.logger.Debug("read raft configuration failed", "error", err)
+		return
+	}
+	current := map[string]bool{}
+	for _, s := range future.Configuration().Servers {
+		current[string(s.ID)] = true
+	}
+	n.membersMu.Lock()
+	previous := n.lastServers
+	n.lastServers = current
+	n.membersMu.Unlock()
+	for id := range previous {
+		if !current[id] && id != n.cfg.NodeID {
+			n.markRemoved(id)
+		}
+	}
+}
+
+// markRemoved keeps a server that left the Raft configuration out of it
+// until the same id gossips a start time other than the one it had when it
+// was removed, that is until its process restarts.
+func (n *Node) markRemoved(id string) {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	if _, ok := n.removed[id]; ok {
+		return
+	}
+	var startedAt int64
+	if m := n.members[id]; m != nil {
+		startedAt = m.meta.StartedAt
+	}
+	n.removed[id] = startedAt
+	n.logger.Info("server left the raft configuration; it is added again only after it restarts", "peer_id", id)
+}
+
 // reconcile runs on the leader: it adds alive gossip members that are not
 // voters (or whose Raft address changed) and removes members that left
 // gracefully or announced that they are leaving. Members that gossip
 // reports as failed stay voters: removing them automatically could leave
-// two live nodes of three without quorum.
+// two live nodes of three without quorum. A removed server is added again
+// only after it restarted (see markRemoved).
 func (n *Node) reconcile() {
 	future := n.raft.GetConfiguration()
 	if err := future.Error(); err != nil {
@@ -287,8 +334,16 @@ func (n *Node) reconcile() {
 	n.membersMu.Lock()
 	for id, m := range n.members {
 		addr, ok := inConfig[id]
+		removedStart, removed := n.removed[id]
+		if removed && m.meta.StartedAt != removedStart {
+			// The process restarted since its removal, so it joins again.
+			delete(n.removed, id)
+			removed = false
+		}
 		switch {
-		case m.state == GossipAlive && !m.meta.Leaving && (!ok || addr != m.meta.RaftAddress):
+		case m.state == GossipAlive && !m.meta.Leaving && ok && addr != m.meta.RaftAddress:
+			changes = append(changes, change{id: id, addr: m.meta.RaftAddress, add: true})
+		case m.state == GossipAlive && !m.meta.Leaving && !ok && !removed:
 			changes = append(changes, change{id: id, addr: m.meta.RaftAddress, add: true})
 		case (m.state == GossipLeft || m.meta.Leaving) && ok && id != n.cfg.NodeID:
 			changes = append(changes, change{id: id})

@@ -55,6 +55,16 @@ type Node struct {
 	members   map[string]*member
 	// reconcileErrors rate-limits the leader's membership error logs.
 	reconcileErrors map[string]rateState
+	// removed maps the id of each server that left the Raft configuration
+	// to its gossiped start time at that moment (see markRemoved). It is
+	// guarded by membersMu, as is lastServers.
+	removed map[string]int64
+	// lastServers is the set of server ids in the Raft configuration at the
+	// last membership check.
+	lastServers map[string]bool
+	// startedAt is when this node started, in Unix nanoseconds, gossiped in
+	// the metadata.
+	startedAt int64
 
 	// applyMu guards closing; in-flight applies hold it for reading while
 	// they register in inflight.
@@ -105,6 +115,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		client:          &http.Client{},
 		members:         map[string]*member{},
 		reconcileErrors: map[string]rateState{},
+		removed:         map[string]int64{},
+		startedAt:       time.Now().UnixNano(),
 		subs:            map[int]chan bool{},
 		reconcileCh:     make(chan struct{}, 1),
 	}
