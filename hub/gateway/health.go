@@ -82,13 +82,16 @@ func (g *Gateway) sessionStatusLocked(s *session, now time.Time) AgentStatus {
 }
 
 // healthLocked decides whether a connected agent may take a new call:
-// heartbeating, ARI reachable, ARI websocket up and below its call limit.
+// heartbeating, not shutting down, ARI reachable, ARI websocket up and
+// below its call limit.
 func (g *Gateway) healthLocked(s *session, now time.Time) (bool, string) {
 	switch {
 	case s.closed:
 		return false, "session closing"
 	case now.Sub(s.lastSeen) > g.cfg.HeartbeatInterval*2:
 		return false, "heartbeat late: last message " + now.Sub(s.lastSeen).Round(time.Millisecond).String() + " ago"
+	case s.health.ShuttingDown:
+		return false, "shutting down: finishing its calls in progress and taking no new ones"
 	case !s.health.ARIReachable:
 		return false, withDetail("ARI not reachable", s.health)
 	case !s.health.ARIWebsocketUp:
