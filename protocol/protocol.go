@@ -2,7 +2,7 @@
 // each other over one websocket per agent.
 //
 // Every websocket text message is one JSON Envelope. The agent opens the
-// session with Hello; the hub answers with Welcome, or with NotLeader and a
+// session with Hello; the hub responds with Welcome, or with NotLeader and a
 // close, or closes with one of the Close* codes. After that the agent sends
 // Heartbeat, AssignAccepted, AssignRefused, Progress and Finished, and the
 // hub sends Assign, Cancel and Ack.
@@ -117,7 +117,7 @@ type Health struct {
 	ARIWebsocketUp bool `json:"ari_websocket_up"`
 	ActiveCalls    int  `json:"active_calls"`
 	MaxCalls       int  `json:"max_calls"`
-	// Detail says what is wrong when the PBX is not usable.
+	// Detail describes what is wrong when the PBX is not usable.
 	Detail string `json:"detail,omitempty"`
 	// ShuttingDown is true while the agent stops: it rejects new
 	// assignments with CodeShuttingDown and lets its calls end. It then
@@ -165,7 +165,7 @@ func (w Welcome) HeartbeatInterval() time.Duration {
 	return time.Duration(w.HeartbeatIntervalMS) * time.Millisecond
 }
 
-// NotLeader tells the agent which hub node leads the cluster.
+// NotLeader names the hub node that leads the cluster.
 type NotLeader struct {
 	// LeaderURL is the leader's base HTTP URL, or empty while there is no
 	// leader; the agent then retries its configured hubs.
@@ -177,7 +177,7 @@ type Heartbeat struct {
 	Health Health `json:"health"`
 }
 
-// Assign asks the agent to place one attempt of a call.
+// Assign requests that the agent place one attempt of a call.
 type Assign struct {
 	CallRef
 	// Phone is the E.164 number to dial.
@@ -192,7 +192,7 @@ type AssignAccepted struct {
 	CallRef
 }
 
-// AssignRefused says the agent will not place the attempt.
+// AssignRefused reports that the agent will not place the attempt.
 type AssignRefused struct {
 	CallRef
 	Code    string `json:"code"`
@@ -229,7 +229,7 @@ type Finished struct {
 	Cause     int    `json:"cause"`
 	CauseText string `json:"cause_text,omitempty"`
 	SIPCode   int    `json:"sip_code,omitempty"`
-	// Error says what failed, for failed attempts.
+	// Error describes what failed, for failed attempts.
 	Error string    `json:"error,omitempty"`
 	At    time.Time `json:"at"`
 	// Raw holds the ARI originate status and body and every event of the
