@@ -40,20 +40,42 @@ func (a *app) passes(eventType string) bool {
 	return !a.disallowed[eventType]
 }
 
-// wsConn is one event websocket.
+// wsConn is one event websocket. It is registered for its apps before the
+// upgrade completes, so ws is nil until then.
 type wsConn struct {
-	ws        *websocket.Conn
 	send      chan []byte
 	done      chan struct{}
 	closeOnce sync.Once
+
+	mu sync.Mutex
+	ws *websocket.Conn
+}
+
+// attach sets the upgraded websocket. It reports false, after closing ws,
+// when the connection was closed during the upgrade.
+func (c *wsConn) attach(ws *websocket.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.done:
+		_ = ws.CloseNow()
+		return false
+	default:
+		c.ws = ws
+		return true
+	}
 }
 
 // close ends the connection without a close handshake, like a dropped TCP
 // connection.
 func (c *wsConn) close() {
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		close(c.done)
-		_ = c.ws.CloseNow()
+		if c.ws != nil {
+			_ = c.ws.CloseNow()
+		}
 	})
 }
 
@@ -96,18 +118,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusBadRequest, "Missing parameter app")
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols: []string{"ari"},
-		// Asterisk only logs a foreign Origin, and the ari/v5 client sends
-		// http://localhost/ by default.
-		InsecureSkipVerify: true,
-	})
-	if err != nil {
-		s.logger.Warn("pbxsim: websocket upgrade failed", "error", err)
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		writeMessage(w, http.StatusUpgradeRequired, "Upgrade Required")
 		return
 	}
-	conn := &wsConn{ws: ws, send: make(chan []byte, sendQueueSize), done: make(chan struct{})}
 
+	// Register the apps before the upgrade completes: a client that sees
+	// the websocket open may originate at once, and the events of that
+	// call must not be lost. Events queue in conn.send until the upgrade.
+	conn := &wsConn{send: make(chan []byte, sendQueueSize), done: make(chan struct{})}
 	s.mu.Lock()
 	for _, name := range names {
 		a := s.appLocked(name)
@@ -118,6 +137,22 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		a.conn = conn
 	}
 	s.mu.Unlock()
+	defer s.unregister(names, conn)
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols: []string{"ari"},
+		// Asterisk only logs a foreign Origin, and the ari/v5 client sends
+		// http://localhost/ by default.
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		s.logger.Warn("pbxsim: websocket upgrade failed", "error", err)
+		conn.close()
+		return
+	}
+	if !conn.attach(ws) {
+		return
+	}
 	s.logger.Info("pbxsim: event websocket connected", "apps", strings.Join(names, ","))
 
 	go conn.writeLoop()
@@ -127,15 +162,18 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	case <-conn.done:
 	}
 	conn.close()
+	s.logger.Info("pbxsim: event websocket closed", "apps", strings.Join(names, ","))
+}
 
+// unregister detaches conn from the apps it still serves.
+func (s *Server) unregister(names []string, conn *wsConn) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, name := range names {
 		if a := s.apps[name]; a != nil && a.conn == conn {
 			a.conn = nil
 		}
 	}
-	s.mu.Unlock()
-	s.logger.Info("pbxsim: event websocket closed", "apps", strings.Join(names, ","))
 }
 
 func (s *Server) appLocked(name string) *app {
