@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -16,13 +17,16 @@ import (
 // empty and commits it through the leader: on the leader directly, on a
 // follower by forwarding the encoded entry to the leader's internal API.
 //
-// It waits up to Config.LeaderWait for a leader. A failure that leaves the
-// outcome unknown (a forward that timed out or lost its connection,
+// It waits up to Config.LeaderWait for a leader. A failure that a new
+// attempt may fix (a forward that timed out or lost its connection,
 // leadership lost while committing, a leader change) is retried with the
 // same proposal id until LeaderWait or ctx ends. The state machine applies
-// a proposal id once, so a retried command is never applied twice. Errors: ErrNoLeader, ErrShuttingDown, the context's
-// error, or a *raftfsm.ApplyError (returned with its Response) when the
-// state machine rejected the command.
+// a proposal id once, so a retried command is never applied twice.
+//
+// Errors: ErrNoLeader when no attempt reached a leader, ErrOutcomeUnknown
+// when one may have and the command may have been committed,
+// ErrShuttingDown, the context's error, or a *raftfsm.ApplyError (returned
+// with its Response) when the state machine rejected the command.
 func (n *Node) Apply(ctx context.Context, cmd raftfsm.Command) (*raftfsm.Response, error) {
 	if !n.beginApply() {
 		return nil, ErrShuttingDown
@@ -106,16 +110,37 @@ func (n *Node) waitLocalApply(ctx context.Context, index uint64, proposalID stri
 // follower, and retries failures marked retryable until LeaderWait (from
 // now) or ctx ends. Retrying is only safe for idempotent operations: a
 // command with a fixed proposal id, or a server removal.
+//
+// When it gives up after an attempt that may have reached a leader, it
+// returns ErrOutcomeUnknown, not ErrNoLeader, because the operation may
+// have been committed. A later attempt that was rejected cleanly does not
+// change that: the earlier one may still commit.
 func (n *Node) withLeader(ctx context.Context, op, proposalID string, local func() error, remote func(leaderURL string) error) error {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	var lastErr error
+	ambiguous := false
+	// giveUp returns the error for stopping with cause, which is
+	// ErrNoLeader, ErrShuttingDown or ctx's error.
+	giveUp := func(cause error) error {
+		switch {
+		case ambiguous && (errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded)):
+			return fmt.Errorf("%s: %w: %w (last attempt: %v)", op, ErrOutcomeUnknown, cause, lastErr)
+		case ambiguous:
+			reason := cause.Error()
+			if errors.Is(cause, ErrNoLeader) {
+				reason = fmt.Sprintf("retried for %s", n.cfg.LeaderWait)
+			}
+			return fmt.Errorf("%s: %w (%s; last attempt: %v)", op, ErrOutcomeUnknown, reason, lastErr)
+		case lastErr != nil:
+			return fmt.Errorf("%s: %w (last attempt: %v)", op, cause, lastErr)
+		default:
+			return fmt.Errorf("%s: %w", op, cause)
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		leaderID, leaderURL, err := n.waitForLeader(ctx, deadline)
 		if err != nil {
-			if lastErr != nil {
-				return fmt.Errorf("%s: %w (last attempt: %v)", op, err, lastErr)
-			}
-			return fmt.Errorf("%s: %w", op, err)
+			return giveUp(err)
 		}
 		if leaderID == n.cfg.NodeID {
 			err = local()
@@ -125,25 +150,35 @@ func (n *Node) withLeader(ctx context.Context, op, proposalID string, local func
 		if err == nil && attempt > 1 {
 			n.logger.Info("retry succeeded", "operation", op, "proposal_id", proposalID, "attempt", attempt, "leader_id", leaderID)
 		}
+		if err != nil && ambiguous && ctx.Err() != nil && !errors.Is(err, ErrOutcomeUnknown) {
+			// ctx ended before this attempt sent anything, but an earlier
+			// attempt may have committed.
+			lastErr = err
+			return giveUp(ctx.Err())
+		}
 		if err == nil || !isRetryable(err) {
 			return err
 		}
 		lastErr = err
+		if isAmbiguous(err) {
+			ambiguous = true
+		}
 		// The first failure of a proposal is a warning; the retries that
 		// follow it, up to every 50-500 ms, are logged at debug level.
 		level := slog.LevelDebug
 		if attempt == 1 {
 			level = slog.LevelWarn
 		}
-		n.logger.Log(ctx, level, "attempt failed with an unknown outcome; retrying with the same proposal id",
-			"operation", op, "proposal_id", proposalID, "attempt", attempt, "leader_id", leaderID, "error", err)
+		n.logger.Log(ctx, level, "attempt failed; retrying with the same proposal id",
+			"operation", op, "proposal_id", proposalID, "attempt", attempt, "leader_id", leaderID,
+			"outcome_unknown", isAmbiguous(err), "error", err)
 		wait := min(time.Duration(attempt)*50*time.Millisecond, 500*time.Millisecond)
 		if time.Now().Add(wait).After(deadline) {
-			return fmt.Errorf("%s: %w (last attempt: %v)", op, ErrNoLeader, lastErr)
+			return giveUp(ErrNoLeader)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (last attempt: %v)", op, ctx.Err(), lastErr)
+			return giveUp(ctx.Err())
 		case <-time.After(wait):
 		}
 	}

@@ -60,7 +60,8 @@ type Config struct {
 	GossipKey []byte
 
 	// LeaderWait is how long Apply waits for a leader, and keeps retrying
-	// an ambiguous failure, before it returns ErrNoLeader. Default 5 s.
+	// a failed attempt, before it returns ErrNoLeader or, after an attempt
+	// that may have committed, ErrOutcomeUnknown. Default 5 s.
 	LeaderWait time.Duration
 	// ApplyTimeout bounds one attempt to commit a command. Default 10 s.
 	ApplyTimeout time.Duration

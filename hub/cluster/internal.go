@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -36,6 +38,7 @@ const (
 	contentTypeJSON    = "application/json"
 	codeNotLeader      = "not_leader"
 	codeLeadershipLost = "leadership_lost"
+	codeNotApplied     = "not_applied"
 	codeShuttingDown   = "shutting_down"
 	codeInvalidEntry   = "invalid_entry"
 	codeUnknownServer  = "unknown_server"
@@ -49,11 +52,14 @@ const (
 )
 
 // retryableCodes are the internal API error codes after which a follower
-// sends the same proposal again.
+// sends the same proposal again. The value is true for leadership_lost,
+// after which the proposal may have been committed. The other codes mean
+// the leader did not propose it.
 var retryableCodes = map[string]bool{
-	codeNotLeader:      true,
+	codeNotLeader:      false,
 	codeLeadershipLost: true,
-	codeShuttingDown:   true,
+	codeNotApplied:     false,
+	codeShuttingDown:   false,
 }
 
 // deriveAuthKey derives the internal API's HMAC key from the gossip key,
@@ -199,8 +205,10 @@ func (n *Node) writeApplyError(w http.ResponseWriter, err error, proposalID stri
 	switch {
 	case errors.Is(err, ErrShuttingDown):
 		writeError(w, http.StatusServiceUnavailable, codeShuttingDown, err.Error())
-	case isRetryable(err):
+	case isAmbiguous(err):
 		writeError(w, http.StatusServiceUnavailable, codeLeadershipLost, err.Error())
+	case isRetryable(err):
+		writeError(w, http.StatusServiceUnavailable, codeNotApplied, err.Error())
 	case errors.Is(err, ErrUnknownServer):
 		writeError(w, http.StatusNotFound, codeUnknownServer, err.Error())
 	default:
@@ -240,7 +248,9 @@ func (n *Node) serveStatus(w http.ResponseWriter, r *http.Request, _ []byte) {
 
 // post sends a signed POST to another node's internal API and returns the
 // body and headers of a 200 response. A transport failure or a retryable
-// error code is returned as a retryableError.
+// error code is returned as a retryableError, marked ambiguous when the
+// other node may have acted on the request. When parent ends after the
+// request was sent, the error wraps ErrOutcomeUnknown and parent's error.
 func (n *Node) post(parent context.Context, baseURL, path, contentType string, body []byte) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(parent, n.cfg.ApplyTimeout)
 	defer cancel()
@@ -256,18 +266,30 @@ func (n *Node) post(parent context.Context, baseURL, path, contentType string, b
 		req.Header.Set(headerSignature, signature(n.authKey, http.MethodPost, path, ts, body))
 	}
 
+	// sent turns true once the request headers are written, so a failure
+	// before that (a refused or failed dial) means the leader never saw
+	// the request. The headers may still sit in a buffer at that moment,
+	// which errs on the side of "may have been committed".
+	var sent atomic.Bool
+	trace := &httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+
 	res, err := n.client.Do(req)
 	if err != nil {
 		if parent.Err() != nil {
+			if sent.Load() {
+				return nil, nil, fmt.Errorf("forward to leader %s: %w: %w", baseURL, ErrOutcomeUnknown, parent.Err())
+			}
 			return nil, nil, fmt.Errorf("forward to leader %s: %w", baseURL, parent.Err())
 		}
-		// A timeout or a broken connection: the leader may have committed.
-		return nil, nil, &retryableError{cause: fmt.Errorf("forward to leader %s: %v", baseURL, err)}
+		// A timeout or a broken connection after the request was sent
+		// leaves the outcome unknown: the leader may have committed.
+		return nil, nil, &retryableError{cause: fmt.Errorf("forward to leader %s: %v", baseURL, err), ambiguous: sent.Load()}
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxInternalBody))
 	if err != nil {
-		return nil, nil, &retryableError{cause: fmt.Errorf("read answer of leader %s: %v", baseURL, err)}
+		return nil, nil, &retryableError{cause: fmt.Errorf("read answer of leader %s: %v", baseURL, err), ambiguous: true}
 	}
 	if res.StatusCode == http.StatusOK {
 		return data, res.Header, nil
@@ -278,9 +300,10 @@ func (n *Node) post(parent context.Context, baseURL, path, contentType string, b
 		return nil, nil, fmt.Errorf("forward to leader %s: status %d: %.200q", baseURL, res.StatusCode, data)
 	}
 	remote := fmt.Errorf("leader %s answered %s: %s", baseURL, e.Error.Code, e.Error.Message)
+	if ambiguous, ok := retryableCodes[e.Error.Code]; ok {
+		return nil, nil, &retryableError{cause: remote, ambiguous: ambiguous}
+	}
 	switch {
-	case retryableCodes[e.Error.Code]:
-		return nil, nil, &retryableError{cause: remote}
 	case e.Error.Code == codeInvalidEntry:
 		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidEntry, remote)
 	case e.Error.Code == codeUnknownServer:

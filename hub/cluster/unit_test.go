@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -92,6 +93,14 @@ func TestTranslateRaftError(t *testing.T) {
 			t.Errorf("%v: message %q lacks the operation", raftErr, err)
 		}
 	}
+	if err := translateRaftError("apply", raft.ErrLeadershipLost); !isAmbiguous(err) {
+		t.Errorf("leadership lost: %v not marked ambiguous", err)
+	}
+	for _, raftErr := range []error{raft.ErrNotLeader, raft.ErrEnqueueTimeout, raft.ErrLeadershipTransferInProgress} {
+		if err := translateRaftError("apply", raftErr); isAmbiguous(err) {
+			t.Errorf("%v: marked ambiguous, but raft rejects the entry before appending it", raftErr)
+		}
+	}
 	if err := translateRaftError("apply", raft.ErrNothingNewToSnapshot); isRetryable(err) {
 		t.Errorf("unrelated raft error marked retryable: %v", err)
 	}
@@ -178,4 +187,59 @@ func TestStartRejectsInvalidConfig(t *testing.T) {
 	if _, err := Start(context.Background(), cfg); err == nil {
 		t.Fatal("start with an empty node id succeeded")
 	}
+}
+
+func newPostNode() *Node {
+	return &Node{cfg: Config{NodeID: "node-a", ApplyTimeout: time.Second}, client: &http.Client{}}
+}
+
+func TestPostClassifiesFailures(t *testing.T) {
+	answer := func(status int, code string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, status, code, "test answer")
+		}
+	}
+	// silent reads the request and waits until the client hangs up. The
+	// server notices the hang-up only once the body has been read.
+	silent := func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}
+	cases := []struct {
+		name          string
+		handler       http.HandlerFunc
+		wantAmbiguous bool
+	}{
+		{"no answer", silent, true},
+		{"leadership lost", answer(http.StatusServiceUnavailable, codeLeadershipLost), true},
+		{"not leader", answer(http.StatusMisdirectedRequest, codeNotLeader), false},
+		{"not applied", answer(http.StatusServiceUnavailable, codeNotApplied), false},
+		{"shutting down", answer(http.StatusServiceUnavailable, codeShuttingDown), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			_, _, err := newPostNode().post(context.Background(), srv.URL, pathApply, contentTypeEntry, []byte("entry"))
+			if !isRetryable(err) {
+				t.Fatalf("post: err = %v, want a retryable error", err)
+			}
+			if got := isAmbiguous(err); got != tc.wantAmbiguous {
+				t.Errorf("post: ambiguous = %v, want %v (err = %v)", got, tc.wantAmbiguous, err)
+			}
+		})
+	}
+
+	t.Run("connection refused", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL
+		srv.Close()
+		_, _, err := newPostNode().post(context.Background(), url, pathApply, contentTypeEntry, []byte("entry"))
+		if !isRetryable(err) {
+			t.Fatalf("post: err = %v, want a retryable error", err)
+		}
+		if isAmbiguous(err) {
+			t.Errorf("post to a closed port: err = %v marked ambiguous, but nothing was sent", err)
+		}
+	})
 }

@@ -25,6 +25,7 @@ const (
 	CodeBodyTooLarge     = "body_too_large"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeNoLeader         = "no_leader"
+	CodeOutcomeUnknown   = "outcome_unknown"
 	CodeInternal         = "internal"
 )
 
@@ -79,17 +80,17 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 }
 
 // isNoLeader reports whether a write failed for want of a leader, including
-// a wait that ran out of time.
-//
-// NOTE: the write may have been committed. cluster.Node.Apply returns a
-// wrapped ErrNoLeader, or the context's error, both when no leader was ever
-// reached and when a forward or commit timed out after the leader got the
-// command. Only the error text distinguishes them, so the API cannot return
-// 504 "outcome unknown" for the second case and returns 503 for both.
-// API.md states the ambiguity.
+// a wait that ran out of time. Such a write was not stored: cluster.Node
+// returns cluster.ErrOutcomeUnknown instead once an attempt may have reached
+// a leader, and toAPIError checks that first because it can wrap the
+// context's deadline error too.
 func isNoLeader(err error) bool {
 	return errors.Is(err, ErrNoLeader) || isClusterNoLeader(err) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// outcomeUnknownMessage is the message of a 504 outcome_unknown response
+// to an admin write; webhooks get webhookOutcomeUnknownMessage.
+const outcomeUnknownMessage = "the write may have been stored: the cluster did not confirm it in time (the leader was busy or changed); read the object back (GET) or list the objects before sending the write again"
 
 // toAPIError maps an error of the backend or the state machine to an HTTP
 // status and code. The bool is false for an unexpected error, which the
@@ -98,6 +99,9 @@ func toAPIError(err error) (*apiError, bool) {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae, true
+	}
+	if isClusterOutcomeUnknown(err) {
+		return newError(http.StatusGatewayTimeout, CodeOutcomeUnknown, "%s", outcomeUnknownMessage), true
 	}
 	if isNoLeader(err) {
 		return newError(http.StatusServiceUnavailable, CodeNoLeader,
@@ -124,8 +128,11 @@ func toAPIError(err error) (*apiError, bool) {
 // fail writes err as a JSON error and logs it when it is unexpected.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ae, known := toAPIError(err)
-	if !known {
+	switch {
+	case !known:
 		s.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "node_id", s.backend.ID(), "error", err)
+	case ae.Code == CodeOutcomeUnknown:
+		s.log.Warn("admin write may have been stored without confirmation", "method", r.Method, "path", r.URL.Path, "node_id", s.backend.ID(), "error", err)
 	}
 	writeError(w, ae.Status, ae.Code, ae.Message)
 }

@@ -23,12 +23,15 @@ const testBootstrapToken = "bootstrap-secret-for-tests"
 
 // testBackend is a one-node backend over a real state machine, applying
 // commands directly. noLeader makes writes fail as during an election.
+// applyErr, when set, is returned by Apply and RemoveServer while the
+// leader stays known.
 type testBackend struct {
 	fsm     *raftfsm.FSM
 	applier *fsmtest.Applier
 
 	mu       sync.Mutex
 	noLeader bool
+	applyErr error
 	leader   bool
 	removed  []string
 }
@@ -37,10 +40,13 @@ func (b *testBackend) ID() string { return "node-1" }
 
 func (b *testBackend) Apply(ctx context.Context, cmd raftfsm.Command) (*raftfsm.Response, error) {
 	b.mu.Lock()
-	noLeader := b.noLeader
+	noLeader, applyErr := b.noLeader, b.applyErr
 	b.mu.Unlock()
 	if noLeader {
 		return nil, cluster.ErrNoLeader
+	}
+	if applyErr != nil {
+		return nil, applyErr
 	}
 	return b.applier.Apply(ctx, cmd)
 }
@@ -74,6 +80,9 @@ func (b *testBackend) Ready() bool {
 func (b *testBackend) RemoveServer(_ context.Context, id string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.applyErr != nil {
+		return b.applyErr
+	}
 	if id != "node-2" && id != "node-3" {
 		return cluster.ErrUnknownServer
 	}
@@ -88,6 +97,12 @@ func (b *testBackend) Status() cluster.Status {
 		Term: 2, Commit: 7, Applied: 7, Ready: b.Ready(),
 		Nodes: []cluster.NodeStatus{{ID: "node-1"}, {ID: "node-2"}, {ID: "node-3"}},
 	}
+}
+
+func (b *testBackend) setApplyErr(err error) {
+	b.mu.Lock()
+	b.applyErr = err
+	b.mu.Unlock()
 }
 
 func (b *testBackend) setNoLeader(v bool) {

@@ -29,8 +29,9 @@ type Backend interface {
 	ID() string
 	// Apply proposes a command through Raft, forwarding it to the leader
 	// when this node is a follower. It returns cluster.ErrNoLeader when no
-	// leader appeared in time, and a *raftfsm.ApplyError for a rejected
-	// command.
+	// leader appeared in time, cluster.ErrOutcomeUnknown when the command
+	// may have been committed but was not confirmed, and a
+	// *raftfsm.ApplyError for a rejected command.
 	Apply(ctx context.Context, cmd raftfsm.Command) (*raftfsm.Response, error)
 	// FSM returns this node's state machine, for local reads.
 	FSM() *raftfsm.FSM
@@ -83,8 +84,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// LeaderWait is how long a write may wait for a leader; set it to the
 	// cluster's leader wait. A write that has not finished LeaderWait plus
-	// ApplyGrace after it started gets a 503 response. DefaultLeaderWait
-	// when zero.
+	// ApplyGrace after it started gets a 503 response, or a 504 when the
+	// write may have been committed. DefaultLeaderWait when zero.
 	LeaderWait time.Duration
 }
 

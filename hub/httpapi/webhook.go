@@ -61,6 +61,11 @@ type PhoneView struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// webhookOutcomeUnknownMessage is the message of a 504 outcome_unknown
+// response to a webhook. It leaves out the endpoint id, because monitoring
+// tools often log response bodies and the id is the endpoint's credential.
+const webhookOutcomeUnknownMessage = "the webhook may have been stored: the cluster did not confirm the write in time (the leader was busy or changed); list GET /api/v1/requests?endpoint_id=<endpoint id> to check before sending it again"
+
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	endpointID := mux.Vars(r)["endpoint_id"]
@@ -76,10 +81,15 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		ae, known := toAPIError(err)
 		status, outcome = ae.Status, ae.Code
-		if !known {
+		message := ae.Message
+		switch {
+		case !known:
 			s.log.Error("webhook failed", "endpoint_id", endpointID, "request_id", requestID, "error", err)
+		case ae.Code == CodeOutcomeUnknown:
+			message = webhookOutcomeUnknownMessage
+			s.log.Warn("webhook may have been stored without confirmation", "endpoint_id", endpointID, "request_id", requestID, "error", err)
 		}
-		writeError(w, ae.Status, ae.Code, ae.Message)
+		writeError(w, ae.Status, ae.Code, message)
 	} else {
 		outcome = resp.Outcome
 		writeJSON(w, http.StatusAccepted, resp)
