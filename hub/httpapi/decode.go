@@ -74,7 +74,7 @@ func jsonError(body []byte, err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
 		return newError(http.StatusBadRequest, CodeUnknownField,
-			"unknown field %s; see API.md for the fields of this object", name)
+			"unknown field %s; see docs/api.md for the fields of this object", name)
 	}
 	return newError(http.StatusBadRequest, CodeInvalidJSON, "invalid JSON: %v", err)
 }

@@ -1,7 +1,7 @@
 // Package httpapi serves a hub node's HTTP interface: the webhook intake at
 // /api/wh/{endpoint_id}, the admin API under /api/v1, Prometheus metrics,
 // health and readiness probes, and the mount points of the agent websocket
-// and the cluster's internal forwarding API. API.md is the reference of
+// and the cluster's internal forwarding API. docs/api.md is the reference of
 // every route.
 package httpapi
 
@@ -152,7 +152,7 @@ func (s *Server) routes() http.Handler {
 				fmt.Sprintf("method %s is not allowed on %s; use %s", req.Method, req.URL.Path, strings.Join(allowed, " or ")))
 			return
 		}
-		writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no route for %s %s; see API.md for the routes", req.Method, req.URL.Path))
+		writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no route for %s %s; see docs/api.md for the routes", req.Method, req.URL.Path))
 	})
 
 	r.HandleFunc("/api/wh/{endpoint_id}", s.handleWebhook)
