@@ -215,7 +215,7 @@ func (a *Agent) finishCancelled(at *attempt) {
 	a.finish(at, protocol.Finished{Cancelled: true, Disposition: classify.Failed, Error: "cancelled before dialing"}, nil)
 }
 
-// followEnd says how following a channel ended.
+// followEnd describes how following a channel ended.
 type followEnd int
 
 const (

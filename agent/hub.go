@@ -40,7 +40,7 @@ func (s *session) sendMsg(msgType string, payload any) error {
 	return s.send(data)
 }
 
-// sessionResult says how a session ended.
+// sessionResult describes how a session ended.
 type sessionResult struct {
 	welcomed  bool
 	leaderURL string // set after NotLeader with a known leader

@@ -43,8 +43,8 @@ const (
 // Meta is stamped into every command by the node that proposes it, so that
 // Apply never reads the wall clock or a random source.
 type Meta struct {
-	// ProposalID identifies the proposal; a command whose ProposalID was
-	// already applied is skipped and answered with the first result.
+	// ProposalID identifies the proposal. A command whose ProposalID was
+	// already applied is skipped, and Apply returns the first result.
 	ProposalID string `json:"proposal_id"`
 	// Time is the proposing node's clock. Apply uses the later of this and
 	// the last time it applied, so time never goes backwards.

@@ -118,7 +118,7 @@ type Result struct {
 	CauseText string
 	// SIPCode is the SIP response code when ARI reported one.
 	SIPCode int
-	// Reason says in a few words why this disposition was chosen.
+	// Reason states in a few words why this disposition was chosen.
 	Reason string
 }
 

@@ -174,10 +174,10 @@ func runCluster(ctx context.Context, c *cliContext, args []string) error {
 	}
 }
 
-// printClusterStatus prints the status answer: a summary of the answering
-// node, then one row per node when the answer lists them.
+// printClusterStatus prints the status response: a summary of the responding
+// node, then one row per node when the response lists them.
 func printClusterStatus(c *cliContext, status map[string]any) error {
-	// The answer is cluster.Status: the node's Raft state is "Leader" on the leader.
+	// The response is cluster.Status: the node's Raft state is "Leader" on the leader.
 	c.printf("answered by: %s (leader: %s)\n", text(status["node_id"]), yesNo(status["state"] == "Leader"))
 	for _, key := range []string{"state", "ready", "leader_id", "leader_url", "term", "last_log_index", "commit_index", "applied_index"} {
 		if v, ok := findKey(status, key); ok {
@@ -198,8 +198,8 @@ func printClusterStatus(c *cliContext, status map[string]any) error {
 	return c.printTable([]string{"NODE", "RAFT", "HTTP", "SUFFRAGE", "GOSSIP", "LEADER"}, rows)
 }
 
-// findKey looks for key at the top level of a status answer and one level
-// down, since the answer nests the cluster's own status.
+// findKey looks for key at the top level of a status response and one level
+// down, since the response nests the cluster's own status.
 func findKey(m map[string]any, key string) (any, bool) {
 	if v, ok := m[key]; ok {
 		return v, true
@@ -242,7 +242,7 @@ func runEndpointTest(ctx context.Context, c *cliContext, args []string, t endpoi
 	}
 	var decoded any
 	if err := json.Unmarshal(answer, &decoded); err != nil {
-		return fmt.Errorf("decode the hub's answer: %w", err)
+		return fmt.Errorf("decode the hub's response: %w", err)
 	}
 	return c.printJSON(decoded)
 }

@@ -289,7 +289,7 @@ func (n *Node) post(parent context.Context, baseURL, path, contentType string, b
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxInternalBody))
 	if err != nil {
-		return nil, nil, &retryableError{cause: fmt.Errorf("read answer of leader %s: %v", baseURL, err), ambiguous: true}
+		return nil, nil, &retryableError{cause: fmt.Errorf("read the response of leader %s: %v", baseURL, err), ambiguous: true}
 	}
 	if res.StatusCode == http.StatusOK {
 		return data, res.Header, nil
@@ -299,7 +299,7 @@ func (n *Node) post(parent context.Context, baseURL, path, contentType string, b
 	if err := json.Unmarshal(data, &e); err != nil || e.Error.Code == "" {
 		return nil, nil, fmt.Errorf("forward to leader %s: status %d: %.200q", baseURL, res.StatusCode, data)
 	}
-	remote := fmt.Errorf("leader %s answered %s: %s", baseURL, e.Error.Code, e.Error.Message)
+	remote := fmt.Errorf("leader %s responded %s: %s", baseURL, e.Error.Code, e.Error.Message)
 	if ambiguous, ok := retryableCodes[e.Error.Code]; ok {
 		return nil, nil, &retryableError{cause: remote, ambiguous: ambiguous}
 	}
@@ -322,7 +322,7 @@ func (n *Node) forwardApply(ctx context.Context, leaderURL string, entry []byte)
 	}
 	var resp raftfsm.Response
 	if err := json.Unmarshal(data, &resp); err != nil {
-		return nil, 0, fmt.Errorf("decode answer of leader %s: %w", leaderURL, err)
+		return nil, 0, fmt.Errorf("decode the response of leader %s: %w", leaderURL, err)
 	}
 	var index uint64
 	if text := header.Get(headerLogIndex); text != "" {

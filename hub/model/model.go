@@ -115,7 +115,7 @@ type Override struct {
 	End      time.Time `json:"end"`
 }
 
-// Schedule says who is on call at a given time.
+// Schedule defines who is on call at a given time.
 type Schedule struct {
 	ID    string `json:"id"`
 	OrgID string `json:"org_id"`
@@ -138,7 +138,7 @@ const (
 	ActionNone           = "none"
 )
 
-// Action says whom to call. Only the ID field that its Type needs is set.
+// Action names whom to call. Only the ID field that its Type needs is set.
 type Action struct {
 	Type       string `json:"type"`
 	ScheduleID string `json:"schedule_id,omitempty"`
@@ -357,7 +357,7 @@ type Attempt struct {
 	CauseText string `json:"cause_text,omitempty"`
 	SIPCode   int    `json:"sip_code,omitempty"`
 	Error     string `json:"error,omitempty"`
-	// Raw holds the ARI originate answer and events, as the agent reported them.
+	// Raw contains the ARI originate response and events, as the agent reported them.
 	Raw json.RawMessage `json:"raw,omitempty"`
 }
 
